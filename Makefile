@@ -1,0 +1,51 @@
+# Two commands for a fresh machine with only Python 3.11+ and make:
+#   make run   - virtualenv, install, migrate SQLite, demo data, every process (Ctrl-C stops all)
+#   make test  - the whole suite (SQLite + embedded Redis unless DATABASE_URL / REDIS_URL are set)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint fmt install lock migrate seed bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) -m contactcenter.devstack run
+
+test: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) -m contactcenter.devstack test $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate
+
+seed: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py seed_demo
+
+bench: $(STAMP)
+	$(PY) benchmarks/contact_lookup.py
+
+# Re-pin every dependency after changing pyproject.toml.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet ".[dev]"
+	.venv-lock/bin/pip freeze --exclude contactcenter > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .run db.sqlite3 staticfiles

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from crm import views as crm_views
+
+urlpatterns = [
+    path("", crm_views.home, name="home"),
+    path("healthz", crm_views.healthz, name="healthz"),
+    path("accounts/", include("crm.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("crm.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+admin.site.site_header = "Contact center administration"
+admin.site.site_title = "Contact center"
