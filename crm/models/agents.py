@@ -166,6 +166,9 @@ class AgentSkill(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["agent", "skill"], name="agentskill_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.skill} ({self.level})"
+
 
 class PresenceLog(TenantOwned):
     """One row per presence period; `ended_at` is null for the current one."""
