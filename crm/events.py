@@ -1,13 +1,18 @@
 """Domain events: the one function that publishes them, and the catalogue.
 
 Services call `publish()`. Nothing is sent until the surrounding transaction commits, so a
-rolled-back write never announces itself. After commit the event is fanned out to Channels
-groups (see `crm.realtime`) and handed to any registered subscribers (outbound webhooks later).
-See docs/events.md for the catalogue: each event's name, payload and audience.
+rolled-back write never announces itself; outside a transaction (a Celery task in autocommit) the
+event goes out at once. After commit the event is handed to every subscriber: `crm.realtime` fans
+it out to WebSocket groups, outbound webhooks will subscribe later. A failing subscriber is logged
+and never stops the others, nor the request that committed.
+
+docs/events.md is the catalogue for readers (each event's name, payload, audience, publisher);
+a test keeps it in step with `CATALOGUE` below.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,10 +32,11 @@ class Audience(StrEnum):
 
     TENANT = "tenant"  # everyone working for the tenant (agents, supervisors, managers, viewers)
     STAFF = "staff"  # the tenant's supervisors and managers
-    AGENT = "agent"  # one agent (by user id) plus the tenant's supervisors
+    AGENT = "agent"  # one agent (by user id) plus the tenant's supervisors and managers
 
 
-# The catalogue. Adding an event means adding it here and to docs/events.md.
+# The catalogue. Adding an event means one line here (comment: payload keys) and a row in
+# docs/events.md.
 CATALOGUE: dict[str, Audience] = {
     "contact.created": Audience.TENANT,
     "contact.updated": Audience.TENANT,
@@ -46,11 +53,17 @@ CATALOGUE: dict[str, Audience] = {
     "work.assigned": Audience.AGENT,
     "work.queued": Audience.STAFF,
     "work.finished": Audience.STAFF,
+    # offer_id, work_item_id, agent_id, reason (offline, break, cancelled, ...)
+    "work.offer_withdrawn": Audience.AGENT,
+    # work_item_id, queue_id, agent_id (or null), reason
+    "work.cancelled": Audience.STAFF,
 }
 
 
 @dataclass(frozen=True)
 class DomainEvent:
+    """One thing that happened in one tenant. `payload` is plain JSON (see `publish`)."""
+
     name: str
     tenant_id: int
     payload: dict[str, Any]
@@ -62,6 +75,7 @@ class DomainEvent:
         return CATALOGUE[self.name]
 
     def as_message(self) -> dict[str, Any]:
+        """The JSON body clients receive (`crm.realtime` adds the replay `id`)."""
         return {
             "event": self.name,
             "tenant": self.tenant_id,
@@ -75,10 +89,21 @@ _subscribers: list[Subscriber] = []
 
 
 def subscribe(subscriber: Subscriber) -> Subscriber:
-    """Register a callable run for every event after commit (usable as a decorator)."""
+    """Register a callable run for every event after commit (usable as a decorator).
+
+    Registering the same callable twice keeps one registration, so module reloads and repeated
+    `AppConfig.ready()` calls cannot double-send. Subscribers run synchronously in the process
+    that committed, in registration order: keep them fast and hand slow work to Celery.
+    """
     if subscriber not in _subscribers:
         _subscribers.append(subscriber)
     return subscriber
+
+
+def unsubscribe(subscriber: Subscriber) -> None:
+    """Remove a subscriber registered with `subscribe` (a no-op if it is not registered)."""
+    if subscriber in _subscribers:
+        _subscribers.remove(subscriber)
 
 
 def publish(
@@ -88,13 +113,30 @@ def publish(
     payload: dict[str, Any],
     agent_user_id: int | None = None,
 ) -> DomainEvent:
-    """Announce `name` once the current transaction commits (at once outside a transaction)."""
-    if name not in CATALOGUE:
+    """Announce `name` once the current transaction commits (at once outside a transaction).
+
+    Raises ValueError at the call site, before anything is committed, for an event missing from
+    `CATALOGUE`, an agent-addressed event without `agent_user_id`, or a payload that is not a
+    JSON object. The payload is copied through JSON (datetimes, decimals and UUIDs become
+    strings), so later changes to the caller's dict cannot alter what is sent, and every
+    subscriber sees exactly what a WebSocket client will.
+    """
+    audience = CATALOGUE.get(name)
+    if audience is None:
         raise ValueError(f"Unknown event {name!r}: add it to crm.events.CATALOGUE")
-    if CATALOGUE[name] is Audience.AGENT and agent_user_id is None:
+    if audience is Audience.AGENT and agent_user_id is None:
         raise ValueError(f"Event {name!r} is addressed to an agent: pass agent_user_id")
+    if not isinstance(payload, dict):
+        raise ValueError(f"Event {name!r}: the payload must be a dict")
+    try:
+        plain_payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    except TypeError as exc:
+        raise ValueError(f"Event {name!r}: the payload is not JSON-serialisable ({exc})") from exc
     event = DomainEvent(
-        name=name, tenant_id=tenant_id, payload=payload, agent_user_id=agent_user_id
+        name=name,
+        tenant_id=int(tenant_id),
+        payload=plain_payload,
+        agent_user_id=int(agent_user_id) if agent_user_id is not None else None,
     )
     transaction.on_commit(lambda: _dispatch(event), robust=True)
     return event

@@ -8,8 +8,22 @@ from crm.models import Role
 from crm.tenancy import principal_for_request
 
 
+def required_write_role(view) -> str:
+    """The least role that may write through `view` (its `get_write_role()`, else its
+    `write_role`, else agent)."""
+    getter = getattr(view, "get_write_role", None)
+    if getter is not None:
+        return getter()
+    return getattr(view, "write_role", Role.AGENT)
+
+
 class TenantRolePermission(permissions.BasePermission):
-    """Authenticated, and at least `view.write_role` (default agent) for writes; viewers read."""
+    """Authenticated (an API key or an active user), and for writes at least the view's write
+    role in the tenant concerned; viewers only read.
+
+    Before the object is known, a write needs the role in *some* tenant; once it is known,
+    in the object's tenant. Creates check the target tenant in `tenant_for_write()`.
+    """
 
     message = "Your role does not allow this."
 
@@ -17,11 +31,9 @@ class TenantRolePermission(permissions.BasePermission):
         principal = principal_for_request(request)
         if principal.user is None and principal.api_key is None:
             return False
-        if request.method in permissions.SAFE_METHODS:
+        if request.method in permissions.SAFE_METHODS or principal.is_superuser:
             return True
-        minimum = getattr(view, "write_role", Role.AGENT)
-        if principal.is_superuser:
-            return True
+        minimum = required_write_role(view)
         return any(principal.has_role(t, minimum) for t in principal.roles)
 
     def has_object_permission(self, request, view, obj) -> bool:
@@ -31,4 +43,4 @@ class TenantRolePermission(permissions.BasePermission):
             return principal.is_superuser
         if request.method in permissions.SAFE_METHODS:
             return principal.can_see(tenant_id)
-        return principal.has_role(tenant_id, getattr(view, "write_role", Role.AGENT))
+        return principal.has_role(tenant_id, required_write_role(view))

@@ -89,3 +89,7 @@ class Note(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        # Deliberately not the body: this text lands in the audit trail.
+        return f"Note #{self.pk}"

@@ -117,3 +117,24 @@ class TicketFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     subject = factory.Faker("sentence", nb_words=5)
     contact = factory.SubFactory(ContactFactory, tenant=factory.SelfAttribute("..tenant"))
+
+
+class AgentSkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.AgentSkill
+
+    agent = factory.SubFactory(AgentProfileFactory)
+    skill = factory.SubFactory(SkillFactory, tenant=factory.SelfAttribute("..agent.tenant"))
+    level = 5
+
+
+class WorkItemFactory(factory.django.DjangoModelFactory):
+    """A WAITING item created directly, without routing (use work_item_enqueue to route)."""
+
+    class Meta:
+        model = models.WorkItem
+
+    tenant = factory.SubFactory(TenantFactory)
+    queue = factory.SubFactory(QueueFactory, tenant=factory.SelfAttribute("..tenant"))
+    kind = models.WorkItem.Kind.CALL
+    channel_kind = models.ChannelKind.VOICE

@@ -1,0 +1,302 @@
+"""The `/ws/` live stream, end to end through the real ASGI application and channel layer.
+
+These tests use the channel layer from settings (Redis: the embedded one under `make test`, a
+real one in CI), so a message crosses the same serialisation and groups as in production.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from contactcenter.asgi import application
+from crm import realtime
+from crm.events import CATALOGUE, Audience, DomainEvent, publish
+from crm.models import Role
+from crm.realtime import Subscription, groups_for_event
+from tests.conftest import member
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 3
+
+
+@pytest.fixture(autouse=True)
+def _empty_channel_layer():
+    # Groups, queued messages and the replay log of earlier tests must not leak into this one.
+    async_to_sync(get_channel_layer().flush)()
+    yield
+    async_to_sync(get_channel_layer().flush)()
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
+
+
+async def open_socket(cookie: bytes | None) -> tuple[WebsocketCommunicator, bool]:
+    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    connected, _ = await socket.connect(timeout=TIMEOUT)
+    return socket, connected
+
+
+async def open_signed_in(cookie: bytes) -> WebsocketCommunicator:
+    socket, connected = await open_socket(cookie)
+    assert connected
+    hello = await socket.receive_json_from(timeout=TIMEOUT)
+    assert hello["event"] == "hello"
+    return socket
+
+
+async def next_event(socket: WebsocketCommunicator) -> dict[str, Any]:
+    return await socket.receive_json_from(timeout=TIMEOUT)
+
+
+apublish = sync_to_async(publish)
+
+
+def test_an_anonymous_socket_is_refused():
+    async def scenario():
+        socket, connected = await open_socket(cookie=None)
+        await socket.disconnect()
+        return connected
+
+    assert async_to_sync(scenario)() is False
+
+
+def test_a_deactivated_user_is_refused(agent_user):
+    # given a session opened before the account was deactivated
+    cookie = session_cookie(agent_user)
+    agent_user.is_active = False
+    agent_user.save(update_fields=["is_active"])
+
+    async def scenario():
+        socket, connected = await open_socket(cookie)
+        await socket.disconnect()
+        return connected
+
+    assert async_to_sync(scenario)() is False
+
+
+def test_an_agent_receives_its_tenants_events_and_not_another_tenants(tenant, other_tenant):
+    # given an agent of tenant A, connected
+    agent = member(tenant, Role.AGENT)
+    cookie = session_cookie(agent)
+
+    async def scenario():
+        socket = await open_signed_in(cookie)
+        # when tenant B and then tenant A publish
+        await apublish("ticket.created", tenant_id=other_tenant.pk, payload={"number": 99})
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 1})
+        # then the first thing to arrive is tenant A's: tenant B's was never queued before it
+        first = await next_event(socket)
+        nothing_else = await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+        return first, nothing_else
+
+    first, nothing_else = async_to_sync(scenario)()
+    assert first["event"] == "ticket.created"
+    assert first["tenant"] == tenant.pk
+    assert first["data"] == {"number": 1}
+    assert isinstance(first["id"], int)
+    assert nothing_else
+
+
+def test_staff_events_reach_supervisors_and_not_agents(tenant):
+    agent_cookie = session_cookie(member(tenant, Role.AGENT))
+    supervisor_cookie = session_cookie(member(tenant, Role.SUPERVISOR))
+
+    async def scenario():
+        agent = await open_signed_in(agent_cookie)
+        supervisor = await open_signed_in(supervisor_cookie)
+        # when a staff event and then a tenant-wide one are published
+        await apublish("agent.status_changed", tenant_id=tenant.pk, payload={"presence": "break"})
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 2})
+        seen = (
+            [(await next_event(agent))["event"]],
+            [(await next_event(supervisor))["event"], (await next_event(supervisor))["event"]],
+        )
+        await agent.disconnect()
+        await supervisor.disconnect()
+        return seen
+
+    agent_saw, supervisor_saw = async_to_sync(scenario)()
+    assert agent_saw == ["ticket.created"]
+    assert supervisor_saw == ["agent.status_changed", "ticket.created"]
+
+
+def test_an_agent_addressed_event_reaches_only_that_agent_and_staff(tenant):
+    first_agent = member(tenant, Role.AGENT)
+    cookies = {
+        "addressee": session_cookie(first_agent),
+        "colleague": session_cookie(member(tenant, Role.AGENT)),
+        "manager": session_cookie(member(tenant, Role.MANAGER)),
+    }
+
+    async def scenario():
+        sockets = {who: await open_signed_in(cookie) for who, cookie in cookies.items()}
+        # when an offer goes to the first agent, then a tenant-wide event follows
+        await apublish(
+            "work.offered",
+            tenant_id=tenant.pk,
+            payload={"offer": 5},
+            agent_user_id=first_agent.pk,
+        )
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 3})
+        firsts = {who: (await next_event(socket))["event"] for who, socket in sockets.items()}
+        for socket in sockets.values():
+            await socket.disconnect()
+        return firsts
+
+    assert async_to_sync(scenario)() == {
+        "addressee": "work.offered",
+        "colleague": "ticket.created",
+        "manager": "work.offered",
+    }
+
+
+def test_a_reconnecting_client_catches_up_with_what_it_may_see(tenant, other_tenant):
+    # given an agent who saw event ids up to the hello's last_id, then went offline
+    agent = member(tenant, Role.AGENT)
+    colleague = member(tenant, Role.AGENT)
+    cookie = session_cookie(agent)
+
+    async def scenario():
+        socket, _ = await open_socket(cookie)
+        since = (await socket.receive_json_from(timeout=TIMEOUT))["data"]["last_id"]
+        await socket.disconnect()
+        # while offline, events of every audience are published
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 1})
+        await apublish("ticket.created", tenant_id=other_tenant.pk, payload={"number": 50})
+        await apublish("agent.status_changed", tenant_id=tenant.pk, payload={"presence": "busy"})
+        await apublish(
+            "work.offered", tenant_id=tenant.pk, payload={"offer": 1}, agent_user_id=colleague.pk
+        )
+        await apublish(
+            "work.offered", tenant_id=tenant.pk, payload={"offer": 2}, agent_user_id=agent.pk
+        )
+        # when it reconnects and asks for what it missed
+        socket = await open_signed_in(cookie)
+        await socket.send_json_to({"type": "sync", "since": since})
+        replies = [await next_event(socket) for _ in range(3)]
+        await socket.disconnect()
+        return since, replies
+
+    since, replies = async_to_sync(scenario)()
+    # then it gets exactly the events its groups would have delivered, oldest first
+    missed, done = replies[:2], replies[2]
+    assert [(m["event"], m["tenant"], m["data"]) for m in missed] == [
+        ("ticket.created", tenant.pk, {"number": 1}),
+        ("work.offered", tenant.pk, {"offer": 2}),
+    ]
+    assert since < missed[0]["id"] < missed[1]["id"]
+    assert done == {"event": "sync", "data": {"last_id": missed[1]["id"], "complete": True}}
+
+
+def test_a_client_further_behind_than_the_replay_log_is_told_to_reload(tenant, monkeypatch):
+    # given a replay log that keeps two events per tenant
+    monkeypatch.setattr(realtime, "REPLAY_PER_TENANT", 2)
+    cookie = session_cookie(member(tenant, Role.AGENT))
+
+    async def scenario():
+        socket = await open_signed_in(cookie)
+        for number in range(3):
+            await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": number})
+        live = [await next_event(socket) for _ in range(3)]
+        # when the client asks from before the oldest kept event
+        await socket.send_json_to({"type": "sync", "since": live[0]["id"] - 1})
+        replayed = [await next_event(socket) for _ in range(2)]
+        answer = await next_event(socket)
+        await socket.disconnect()
+        return live, replayed, answer
+
+    live, replayed, answer = async_to_sync(scenario)()
+    # then it gets what is left, and is told the replay is not complete
+    assert replayed == live[1:]
+    assert answer == {"event": "sync", "data": {"last_id": live[2]["id"], "complete": False}}
+
+
+def test_a_cursor_ahead_of_the_server_means_redis_lost_its_log(tenant):
+    cookie = session_cookie(member(tenant, Role.AGENT))
+
+    async def scenario():
+        socket = await open_signed_in(cookie)
+        await socket.send_json_to({"type": "sync", "since": 10**9})
+        answer = await next_event(socket)
+        await socket.disconnect()
+        return answer
+
+    assert async_to_sync(scenario)()["data"]["complete"] is False
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ['{"type": "sync", "since": "yesterday"}', '{"type": "sync"}', '{"type": "nope"}', "not json"],
+)
+def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(tenant, frame):
+    cookie = session_cookie(member(tenant, Role.AGENT))
+
+    async def scenario():
+        socket = await open_signed_in(cookie)
+        await socket.send_to(text_data=frame)
+        error = await next_event(socket)
+        await socket.send_json_to({"type": "ping"})
+        pong = await next_event(socket)
+        await socket.disconnect()
+        return error, pong
+
+    error, pong = async_to_sync(scenario)()
+    assert error["event"] == "error"
+    assert pong == {"event": "pong"}
+
+
+def test_a_user_of_two_tenants_joins_both_and_staff_only_where_staff(tenant, other_tenant):
+    user = member(tenant, Role.AGENT)
+    member(other_tenant, Role.SUPERVISOR, user=user)
+    cookie = session_cookie(user)
+
+    async def scenario():
+        socket, _ = await open_socket(cookie)
+        hello = await socket.receive_json_from(timeout=TIMEOUT)
+        await socket.disconnect()
+        return hello
+
+    groups = async_to_sync(scenario)()["data"]["groups"]
+    assert sorted(groups) == sorted(
+        [
+            f"user.{user.pk}",
+            f"tenant.{tenant.pk}",
+            f"tenant.{other_tenant.pk}",
+            f"staff.{other_tenant.pk}",
+        ]
+    )
+
+
+@pytest.mark.django_db(transaction=False)
+@pytest.mark.parametrize(
+    ("audience", "staff"), list(itertools.product(list(Audience), [False, True]))
+)
+@pytest.mark.parametrize("addressed_to_user", [False, True])
+def test_replay_filter_agrees_with_the_groups_a_socket_joins(audience, staff, addressed_to_user):
+    # Live delivery uses groups, replay uses Subscription.receives(): they must never disagree.
+    subscription = Subscription(
+        user_id=7, tenant_ids=frozenset({1}), staff_tenant_ids=frozenset({1} if staff else ())
+    )
+    for tenant_id in (1, 2):
+        agent = (7 if addressed_to_user else 8) if audience is Audience.AGENT else None
+        name = next(n for n, a in CATALOGUE.items() if a is audience)
+        event = DomainEvent(name=name, tenant_id=tenant_id, payload={}, agent_user_id=agent)
+        live = bool(set(groups_for_event(event)) & set(subscription.groups()))
+        assert subscription.receives(audience, tenant_id, agent) is live

@@ -1,0 +1,98 @@
+"""`manage.py seed_demo`: idempotent demo data whose printed logins work."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.urls import reverse
+
+from crm.management.commands.seed_demo import DEMO_PASSWORD
+from crm.models import ContactIdentity, Tenant, Ticket, TicketStatus, TimelineEntry, User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher(settings):
+    # 13 demo users per run; the production hasher would dominate the test's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def row_counts() -> dict[str, int]:
+    return {
+        model._meta.label: model.objects.count() for model in apps.get_app_config("crm").get_models()
+    }
+
+
+def run_seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_running_twice_creates_nothing_the_second_time():
+    # given the demo data loaded once
+    run_seed()
+    first = row_counts()
+
+    # when it is loaded again
+    output = run_seed()
+
+    # then every table holds exactly what it held
+    assert row_counts() == first
+    assert "already present" in output
+    assert first["crm.Ticket"] == 12
+    assert first["crm.Contact"] == 12
+
+
+def test_two_tenants_with_local_languages_numbers_and_names():
+    run_seed()
+
+    nordlys = Tenant.objects.get(name="Nordlys Energi")
+    wisla = Tenant.objects.get(name="Wisła Telekom")
+    assert (nordlys.language, nordlys.time_zone, nordlys.default_region) == (
+        "da",
+        "Europe/Copenhagen",
+        "DK",
+    )
+    assert (wisla.language, wisla.time_zone, wisla.default_region) == ("pl", "Europe/Warsaw", "PL")
+    for tenant, prefix in ((nordlys, "+45"), (wisla, "+48")):
+        phones = ContactIdentity.objects.filter(tenant=tenant, kind="phone")
+        assert phones.count() == 6
+        assert all(value.startswith(prefix) for value in phones.values_list("value", flat=True))
+        # Through the ticket service: numbered 1..n per tenant, one ticket per status.
+        tickets = Ticket.objects.filter(tenant=tenant)
+        assert sorted(tickets.values_list("number", flat=True)) == [1, 2, 3, 4, 5, 6]
+        assert set(tickets.values_list("status", flat=True)) == set(TicketStatus.values)
+        assert TimelineEntry.objects.filter(tenant=tenant, kind="ticket.created").count() == 6
+    names = " ".join(User.objects.values_list("last_name", flat=True))
+    assert any(ch in names for ch in "æøå")
+    assert any(ch in names for ch in "ąćęłńóśźż")
+
+
+def test_every_printed_login_works_and_managers_reach_the_admin(client):
+    # given the demo data and what the command printed
+    output = run_seed()
+    usernames = [
+        line.split()[0]
+        for line in output.splitlines()
+        if line.strip() and DEMO_PASSWORD in line.split()
+    ]
+    assert "admin" in usernames
+    assert len(usernames) == 13
+
+    # then each printed login signs in with the printed password
+    for username in usernames:
+        assert client.login(username=username, password=DEMO_PASSWORD), username
+        client.logout()
+
+    # and a manager reaches the admin and sees only their own tenant's tickets
+    client.login(username="nordlys-manager", password=DEMO_PASSWORD)
+    response = client.get(reverse("admin:crm_ticket_changelist"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Måleren viser forkert forbrug" in body
+    assert "Błędna faktura" not in body
