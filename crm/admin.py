@@ -172,6 +172,22 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             readonly += self.superuser_only_fields
         return tuple(f for f in readonly if f != "tenant")
 
+    def writable(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if request.user.is_superuser:
+            return queryset
+        managed = principal_with_role(request, Role.MANAGER).tenant_ids() or set()
+        elsewhere = Membership.objects.exclude(tenant_id__in=managed).values("user_id")
+        return queryset.filter(is_superuser=False).exclude(pk__in=elsewhere)
+
+    def user_change_password(self, request, id, form_url=""):
+        # Django's "change password" page saves the form itself, past save_model; record it
+        # here (that it changed, never the value).
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, id)
+            self.audit(request, AuditEntry.Action.UPDATE, user, {"password": "changed"})
+        return response
+
 
 @admin.register(Membership)
 class MembershipAdmin(TenantScopedAdmin):
@@ -486,6 +502,11 @@ class TicketAdmin(TenantScopedAdmin):
         # A new ticket always starts as "new"; afterwards the status moves by transitions.
         return ("status",) if obj is None else ()
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # A ticket stays with the contact it was opened for (the services offer no move).
+        return (*readonly, "contact") if obj is not None else readonly
+
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip().lstrip("#")
@@ -515,21 +536,12 @@ class TicketAdmin(TenantScopedAdmin):
         fields = {
             name: (list(data[name]) if name == "tags" else data[name])
             for name in form.changed_data
-            if name in data and name not in ("status", "contact")
+            if name in data and name != "status"
         }
         if fields:
             stored = ticket_update(ticket=stored, actor=actor, **fields)
         if "status" in form.changed_data:
             ticket_transition(ticket=stored, status=data["status"], actor=actor)
-        if "contact" in form.changed_data:
-            # No service moves a ticket between contacts (yet); record it like any admin edit.
-            Ticket.objects.filter(pk=obj.pk).update(contact=data["contact"])
-            self.audit(
-                request,
-                AuditEntry.Action.UPDATE,
-                obj,
-                {"contact": data["contact"].pk if data["contact"] else None},
-            )
         obj.refresh_from_db()
 
     def save_inline_instance(self, request, instance, parent, *, is_new):
@@ -540,8 +552,21 @@ class TicketAdmin(TenantScopedAdmin):
         return True
 
 
+class NoteForm(TenantConsistentForm):
+    class Meta:
+        model = Note
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("contact") and not cleaned.get("ticket"):
+            raise ValidationError("A note belongs to a contact, a ticket, or both.")
+        return cleaned
+
+
 @admin.register(Note)
 class NoteAdmin(TenantScopedAdmin):
+    form = NoteForm
     view_role = Role.VIEWER
     list_display = ("excerpt", "contact", "ticket", "author", "tenant", "created_at")
     list_filter = (TENANT_FILTER,)
@@ -555,10 +580,11 @@ class NoteAdmin(TenantScopedAdmin):
     def excerpt(self, note: Note) -> str:
         return note.body[:80]
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Notes are a record: added through `note_add`, deleted by a manager, never rewritten.
+        return False
+
     def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
         note = note_add(
             actor=principal_for_user(request.user),
             body=form.cleaned_data["body"],

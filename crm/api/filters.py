@@ -8,6 +8,7 @@ differently for another tenant's id than for a missing one.
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
 
 from crm.models import (
     AgentProfile,
@@ -18,6 +19,19 @@ from crm.models import (
     TicketPriority,
     TicketStatus,
 )
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """A row id: a whole number in the database's range (larger ones would crash SQLite)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class OrganizationFilter(filters.FilterSet):
@@ -32,7 +46,7 @@ class OrganizationFilter(filters.FilterSet):
 
 class ContactFilter(filters.FilterSet):
     tag = filters.CharFilter(field_name="tags__name", help_text="A tag's name.")
-    organization = filters.NumberFilter(field_name="organization_id")
+    organization = IdFilter(field_name="organization_id")
     updated_since = filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this time."
     )
@@ -51,10 +65,10 @@ class ContactFilter(filters.FilterSet):
 class TicketFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=TicketStatus.choices)
     priority = filters.MultipleChoiceFilter(choices=TicketPriority.choices)
-    queue = filters.NumberFilter(field_name="queue_id")
-    assignee = filters.NumberFilter(field_name="assignee_id")
+    queue = IdFilter(field_name="queue_id")
+    assignee = IdFilter(field_name="assignee_id")
     unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
-    contact = filters.NumberFilter(field_name="contact_id")
+    contact = IdFilter(field_name="contact_id")
     tag = filters.CharFilter(field_name="tags__name", help_text="A tag's name.")
     updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     due_before = filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
@@ -76,7 +90,7 @@ class TicketFilter(filters.FilterSet):
 
 class AgentFilter(filters.FilterSet):
     presence = filters.MultipleChoiceFilter(choices=Presence.choices)
-    queue = filters.NumberFilter(field_name="queues__id", distinct=True)
+    queue = IdFilter(field_name="queues__id", distinct=True)
     works_remotely = filters.BooleanFilter()
 
     class Meta:

@@ -81,6 +81,10 @@ class OrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at", "updated_at"]
 
 
+class OrganizationUpdateSerializer(OrganizationSerializer):
+    tenant = TenantField(read_only=True)
+
+
 # --- queues and agents ---
 
 

@@ -69,8 +69,16 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     list=extend_schema(summary="List organizations"),
     retrieve=extend_schema(summary="Get an organization"),
     create=extend_schema(summary="Create an organization"),
-    update=extend_schema(summary="Replace an organization"),
-    partial_update=extend_schema(summary="Change an organization"),
+    update=extend_schema(
+        summary="Replace an organization",
+        request=serializers.OrganizationUpdateSerializer,
+        responses={200: serializers.OrganizationSerializer, **errors(400)},
+    ),
+    partial_update=extend_schema(
+        summary="Change an organization",
+        request=serializers.OrganizationUpdateSerializer,
+        responses={200: serializers.OrganizationSerializer, **errors(400)},
+    ),
     destroy=extend_schema(summary="Delete an organization (its contacts are kept, unlinked)"),
 )
 class OrganizationViewSet(
@@ -81,8 +89,11 @@ class OrganizationViewSet(
     mixins.DestroyModelMixin,
     TenantScopedViewSet,
 ):
+    """Companies contacts belong to."""
+
     queryset = Organization.objects.all()
     serializer_class = serializers.OrganizationSerializer
+    update_serializer_class = serializers.OrganizationUpdateSerializer
     filterset_class = filters.OrganizationFilter
     ordering = ("name", "id")
     ordering_fields = ["name", "created_at", "updated_at"]
@@ -100,7 +111,6 @@ class OrganizationViewSet(
 
     @transaction.atomic
     def perform_update(self, serializer) -> None:
-        serializer.validated_data.pop("tenant", None)
         changes = dict(serializer.validated_data)
         organization = serializer.save()
         audit_record(actor=self.principal, action="update", obj=organization, changes=changes)
@@ -119,6 +129,8 @@ class OrganizationViewSet(
     retrieve=extend_schema(summary="Get a queue"),
 )
 class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Where waiting work lines up (configured by managers in the admin)."""
+
     queryset = Queue.objects.all()
     serializer_class = serializers.QueueSerializer
     ordering = ("name", "id")
@@ -133,6 +145,8 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     retrieve=extend_schema(summary="Get an agent"),
 )
 class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """The people who take the work, and their presence."""
+
     queryset = AgentProfile.objects.all()
     serializer_class = serializers.AgentSerializer
     filterset_class = filters.AgentFilter
@@ -221,10 +235,13 @@ class ContactViewSet(
     mixins.DestroyModelMixin,
     TenantScopedViewSet,
 ):
-    """Contacts. DELETE erases (anonymises) rather than removes: see `contact_erase`."""
+    """Customers, with the phone numbers, email addresses and social handles that reach them."""
+
+    # DELETE erases (anonymises) rather than removes: see `crm.services.privacy.contact_erase`.
 
     queryset = Contact.objects.all()
     serializer_class = serializers.ContactSerializer
+    update_serializer_class = serializers.ContactUpdateSerializer
     filterset_class = filters.ContactFilter
     ordering = ("-created_at", "-id")
     ordering_fields = ["created_at", "updated_at", "last_name"]
@@ -257,11 +274,6 @@ class ContactViewSet(
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         contact_erase(contact=self.get_object(), actor=self.principal)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def get_serializer_class(self):
-        if self.action in ("update", "partial_update"):
-            return serializers.ContactUpdateSerializer
-        return super().get_serializer_class()
 
     def _fresh(self, contact: Contact) -> dict:
         # Re-read through the scoped queryset so identities and tags render without N+1.
@@ -380,23 +392,22 @@ class TicketViewSet(
     mixins.UpdateModelMixin,
     TenantScopedViewSet,
 ):
-    """Tickets. Not deleted: a ticket that should disappear is closed."""
+    """Tickets. The status changes only through `transition`, which enforces the allowed moves."""
+
+    # No DELETE: a ticket that should disappear is closed.
 
     queryset = Ticket.objects.all()
     serializer_class = serializers.TicketSerializer
+    update_serializer_class = serializers.TicketUpdateSerializer
     filterset_class = filters.TicketFilter
     ordering = ("-created_at", "-id")
-    ordering_fields = ["created_at", "updated_at", "priority", "due_at", "number"]
+    # Only non-null columns: a cursor cannot point "after" a null value.
+    ordering_fields = ["created_at", "updated_at", "priority", "number"]
 
     def base_queryset(self) -> QuerySet:
         if self.action == "notes":
             return tickets_for(self.principal).prefetch_related(None)  # only notes are shown
         return tickets_for(self.principal).select_related("tenant")
-
-    def get_serializer_class(self):
-        if self.action in ("update", "partial_update"):
-            return serializers.TicketUpdateSerializer
-        return super().get_serializer_class()
 
     def _fresh(self, ticket: Ticket) -> dict:
         return serializers.TicketSerializer(

@@ -71,6 +71,13 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet:
         return scope(self.base_queryset(), self.principal, field=self.tenant_field)
 
+    def get_serializer_class(self):
+        # A separate update serializer keeps the tenant (and other fixed links) read-only.
+        update_class = getattr(self, "update_serializer_class", None)
+        if update_class is not None and self.action in ("update", "partial_update"):
+            return update_class
+        return super().get_serializer_class()
+
     def get_write_role(self) -> str:
         return self.write_roles.get(self.action, self.write_role)
 

@@ -199,6 +199,9 @@ def _identity_inputs(
     """Normalised identities per input field, only for the fields given (not None)."""
     given: dict[str, list[tuple[str, str]]] = {}
     errors: dict[str, list[str]] = {}
+    # A lone string is one value, not a sequence of one-character values.
+    phones = [phones] if isinstance(phones, str) else phones
+    emails = [emails] if isinstance(emails, str) else emails
     inputs: dict[str, Iterable[tuple[str, str]] | None] = {
         "phones": None if phones is None else [(IdentityKind.PHONE, p) for p in phones],
         "emails": None if emails is None else [(IdentityKind.EMAIL, e) for e in emails],

@@ -49,7 +49,16 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from crm.events import publish
-from crm.models import AgentProfile, AgentSkill, ChannelKind, Offer, Presence, Queue, WorkItem
+from crm.models import (
+    AgentProfile,
+    AgentSkill,
+    ChannelKind,
+    Membership,
+    Offer,
+    Presence,
+    Queue,
+    WorkItem,
+)
 from crm.models.agents import DEFAULT_CAPACITY
 
 QueueSkill = Queue.required_skills.through
@@ -141,6 +150,7 @@ def _candidate_agents(item: WorkItem, now: datetime) -> QuerySet[AgentProfile]:
     )
     return (
         AgentProfile.objects.filter(tenant_id=item.tenant_id, presence=Presence.AVAILABLE)
+        .filter(Exists(_membership(item.tenant_id)))
         .filter(~Exists(missing_skill))
         .filter(
             ~Exists(queue_has_agents)
@@ -154,6 +164,13 @@ def _candidate_agents(item: WorkItem, now: datetime) -> QuerySet[AgentProfile]:
         .filter(active__lt=F("cap"))
         .annotate(skill_level=Coalesce(Subquery(skill_level, output_field=IntegerField()), 0))
         .order_by("last_idle_at", "-skill_level", "pk")
+    )
+
+
+def _membership(tenant_id: int) -> QuerySet[Membership]:
+    # An agent profile outlives a revoked membership or a deactivated login; neither gets work.
+    return Membership.objects.filter(
+        user_id=OuterRef("user_id"), tenant_id=tenant_id, user__is_active=True
     )
 
 
@@ -236,10 +253,6 @@ def _lock_item(pk: int, *, skip_locked: bool = False) -> WorkItem | None:
         .filter(pk=pk)
         .first()
     )
-
-
-def _lock_agent(pk: int) -> AgentProfile | None:
-    return AgentProfile.objects.select_for_update(no_key=True).filter(pk=pk).first()
 
 
 # --- public services -----------------------------------------------------------------------
@@ -337,8 +350,13 @@ def agent_route(*, agent: AgentProfile) -> list[Offer]:
     Returns the offers made (none when the agent is not AVAILABLE). Blocks briefly on the agent's
     row if another worker is offering them work.
     """
-    locked = _lock_agent(agent.pk)
-    if locked is None or locked.presence != Presence.AVAILABLE:
+    locked = (
+        AgentProfile.objects.select_for_update(no_key=True, of=("self",))
+        .annotate(is_member=Exists(_membership(agent.tenant_id)))
+        .filter(pk=agent.pk)
+        .first()
+    )
+    if locked is None or locked.presence != Presence.AVAILABLE or not locked.is_member:
         return []
     active = dict(
         WorkItem.objects.filter(agent=locked, status__in=WorkItem.ACTIVE_STATUSES)

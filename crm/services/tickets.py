@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Max
 from django.utils import timezone
 
 from crm.audit import audit_record
@@ -116,10 +116,16 @@ def _resolve_tags(tenant_id: int, tags: Iterable[str | Tag]) -> list[Tag]:
 
 def _next_number(tenant: Tenant) -> int:
     # The tenant row is the lock: concurrent creators for one tenant queue up here until the
-    # first commits, so numbers are gap-free and never collide (SQLite serialises anyway).
+    # first commits, so numbers never collide (SQLite serialises writers anyway). Under the
+    # lock the counter can simply be set. The highest existing number (one step down the
+    # unique (tenant, number) index) is also consulted, so tickets written without this
+    # service (an import, the admin, test factories) cannot make the next create fail.
     locked = Tenant.objects.select_for_update().only("pk", "last_ticket_number").get(pk=tenant.pk)
-    Tenant.objects.filter(pk=locked.pk).update(last_ticket_number=F("last_ticket_number") + 1)
-    return locked.last_ticket_number + 1
+    highest = Ticket.objects.filter(tenant_id=tenant.pk).aggregate(n=Max("number"))["n"] or 0
+    number = max(locked.last_ticket_number, highest) + 1
+    Tenant.objects.filter(pk=locked.pk).update(last_ticket_number=number)
+    tenant.last_ticket_number = number
+    return number
 
 
 def _timeline(ticket: Ticket, *, kind: str, summary: str, actor: Principal | None, **data: Any):

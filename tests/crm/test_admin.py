@@ -444,3 +444,98 @@ def test_a_manager_cannot_change_a_user_who_also_serves_another_tenant(
     assert response.status_code == 403
     shared.refresh_from_db()
     assert not shared.is_staff
+
+
+# --- every page renders ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_superuser", [False, True], ids=["manager", "superuser"])
+def test_every_admin_page_renders(client, tenant, manager, as_superuser):
+    from django.contrib import admin
+
+    from tests.crm.test_admin_isolation import BUILDERS, CRM_MODELS
+
+    # given one row of every model in the manager's tenant
+    rows = {model: BUILDERS[model](tenant) for model in CRM_MODELS}
+    user = (
+        UserFactory(username="root", is_staff=True, is_superuser=True) if as_superuser else manager
+    )
+    client.force_login(user)
+
+    # when every changelist, change page and (where allowed) add page is opened,
+    # then each renders
+    assert client.get(reverse("admin:index")).status_code == 200
+    for model in CRM_MODELS:
+        model_admin = admin.site._registry[model]
+        pages = [url(model, "changelist"), url(model, "change", rows[model].pk)]
+        request = client.get(url(model, "changelist")).wsgi_request
+        if model_admin.has_add_permission(request):
+            pages.append(url(model, "add"))
+        for page in pages:
+            response = client.get(page)
+            assert response.status_code == 200, (page, response.status_code)
+
+
+def test_autocomplete_offers_only_the_users_tenants_rows(manager_client, tenant, other_tenant):
+    # given a contact in each tenant with the same last name
+    mine = ContactFactory(tenant=tenant, last_name="Hansen")
+    ContactFactory(tenant=other_tenant, last_name="Hansen")
+
+    # when the manager searches contacts for a ticket's contact field
+    response = manager_client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "crm", "model_name": "ticket", "field_name": "contact", "term": "Hansen"},
+    )
+
+    # then only their tenant's contact is offered
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["results"]] == [str(mine.pk)]
+
+
+def test_a_password_set_in_the_admin_is_audited_without_its_value(manager_client, tenant):
+    # given an agent of the manager's tenant
+    agent = member(tenant, m.Role.AGENT, user=UserFactory(username="agent-x"))
+
+    # when the manager sets a new password for them
+    response = manager_client.post(
+        reverse("admin:auth_user_password_change", args=[agent.pk]),
+        {"password1": "Nyt-kodeord-2026", "password2": "Nyt-kodeord-2026"},
+    )
+
+    # then the password works, and the audit trail says it changed but not to what
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.check_password("Nyt-kodeord-2026")
+    entry = m.AuditEntry.objects.get(object_type="crm.user", object_id=str(agent.pk))
+    assert entry.changes == {"password": "changed"}
+    assert entry.tenant_id == tenant.pk
+
+
+def test_bulk_deleting_users_spares_those_serving_another_tenant(
+    manager_client, tenant, other_tenant
+):
+    # given an agent of the manager's tenant and one shared with another tenant
+    own = member(tenant, m.Role.AGENT, user=UserFactory(username="own"))
+    shared = member(tenant, m.Role.AGENT, user=UserFactory(username="shared"))
+    member(other_tenant, m.Role.AGENT, user=shared)
+
+    def delete(*users: m.User) -> None:
+        manager_client.post(
+            url(m.User, "changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": [u.pk for u in users],
+                "post": "yes",
+            },
+        )
+
+    # when the manager deletes both, then the shared one survives
+    delete(own, shared)
+    assert m.User.objects.filter(pk=shared.pk).exists()
+
+    # and their own agent can be deleted
+    delete(own)
+    assert not m.User.objects.filter(pk=own.pk).exists()
+    assert m.AuditEntry.objects.filter(
+        object_type="crm.user", object_id=str(own.pk), action="delete"
+    ).exists()

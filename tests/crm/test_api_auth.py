@@ -170,3 +170,25 @@ def test_requests_beyond_the_rate_are_throttled_per_key(tenant, settings):
     assert throttled.json()["error"]["code"] == "throttled"
     assert "Retry-After" in throttled
     assert keyed(second).get(CONTACTS).status_code == 200
+
+
+def test_requests_beyond_the_rate_are_throttled_per_user(tenant, settings, agent_user):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": "2/min", "user": "2/min"},
+    }
+    client = session_client(agent_user)
+    colleague = session_client(UserFactory())
+
+    statuses = [client.get(CONTACTS).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert colleague.get(CONTACTS).status_code == 200
+
+
+def test_the_scheme_name_is_case_insensitive(tenant):
+    _, plain = api_key_create(tenant=tenant, name="crm sync")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"api-key {plain}")
+
+    assert client.get(CONTACTS).status_code == 200

@@ -279,3 +279,20 @@ def test_manager_erases_a_contact_and_agents_may_not(client, tenant):
     assert contact.erased_at is not None
     assert contact.first_name == ""
     assert not contact.identities.exists()
+
+
+def test_lookup_for_a_user_of_several_tenants_names_the_tenant(tenant, other_tenant):
+    # given a Polish contact and a user serving both tenants
+    contact = ContactFactory(tenant=other_tenant)
+    ContactIdentityFactory(contact=contact, value="+48501234567")
+    both = member(tenant, Role.AGENT)
+    member(other_tenant, Role.VIEWER, user=both)
+    client = session_client(both)
+
+    # when they look the number up without and with the tenant
+    unsaid = client.get(f"{CONTACTS}lookup/", {"phone": "501 234 567"})
+    said = client.get(f"{CONTACTS}lookup/", {"phone": "501 234 567", "tenant": "wisla"})
+
+    # then the tenant must be named, and its region reads the national number
+    assert "tenant" in error_fields(unsaid)
+    assert said.json()["id"] == contact.pk

@@ -10,8 +10,8 @@ import itertools
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
@@ -28,12 +28,26 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 3
 
 
+def flush_live_state() -> None:
+    """Delete the channel layer's groups and queues and the replay log (all under its prefix).
+
+    Done with a plain Redis client: the layer's own `flush()` would also close the connection
+    pool that crm.realtime's long-lived fan-out loop is using.
+    """
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture(autouse=True)
 def _empty_channel_layer():
     # Groups, queued messages and the replay log of earlier tests must not leak into this one.
-    async_to_sync(get_channel_layer().flush)()
+    flush_live_state()
     yield
-    async_to_sync(get_channel_layer().flush)()
+    flush_live_state()
 
 
 def session_cookie(user) -> bytes:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from crm.models import ChannelKind, Offer, Presence, WorkItem
+from crm.models import ChannelKind, Membership, Offer, Presence, WorkItem
 from crm.services.routing import (
     OfferExpired,
     OfferNotPending,
@@ -25,7 +25,7 @@ from crm.services.routing import (
     work_route,
     work_route_waiting,
 )
-from crm.tasks import expire_offers
+from crm.tasks import expire_offers, route_work_item
 from tests.crm.factories import (
     AgentProfileFactory,
     AgentSkillFactory,
@@ -193,6 +193,23 @@ def test_another_tenants_agent_is_never_chosen(tenant, other_tenant):
     assert item.status == WorkItem.Status.WAITING
     assert offers == []
     assert not Offer.objects.exists()
+
+
+def test_agent_no_longer_a_member_of_the_tenant_or_deactivated_gets_no_work(tenant):
+    # given two available agents: one whose membership was revoked, one whose login is disabled
+    queue = QueueFactory(tenant=tenant)
+    revoked = make_agent(tenant, idle_minutes=9)
+    Membership.objects.filter(user=revoked.user).delete()
+    disabled = make_agent(tenant, idle_minutes=5)
+    type(disabled.user).objects.filter(pk=disabled.user_id).update(is_active=False)
+
+    # when work is queued and both free up
+    item = enqueue(queue)
+    offers = agent_route(agent=revoked) + agent_route(agent=disabled)
+
+    # then the item keeps waiting
+    assert item.status == WorkItem.Status.WAITING
+    assert offers == []
 
 
 def test_queue_with_assigned_agents_offers_only_to_them(tenant):
@@ -497,3 +514,14 @@ def test_routing_one_item_takes_the_same_queries_whatever_the_number_of_agents(t
     assert offer is not None
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == 5, statements
+
+
+def test_route_work_item_task_offers_a_waiting_item_and_ignores_unknown_ids(tenant):
+    queue = QueueFactory(tenant=tenant)
+    agent = make_agent(tenant)
+    item = WorkItemFactory(tenant=tenant, queue=queue)
+
+    assert route_work_item(item.pk) is True
+    assert route_work_item(item.pk) is False
+    assert route_work_item(item.pk + 1000) is False
+    assert pending_offer(item).agent == agent

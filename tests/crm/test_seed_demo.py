@@ -23,7 +23,8 @@ def _fast_hasher(settings):
 
 def row_counts() -> dict[str, int]:
     return {
-        model._meta.label: model.objects.count() for model in apps.get_app_config("crm").get_models()
+        model._meta.label: model.objects.count()
+        for model in apps.get_app_config("crm").get_models()
     }
 
 

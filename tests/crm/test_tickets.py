@@ -23,7 +23,7 @@ from crm.services.tickets import (
 )
 from crm.tenancy import principal_for_user
 from tests.conftest import member
-from tests.crm.factories import ContactFactory, QueueFactory, UserFactory
+from tests.crm.factories import ContactFactory, QueueFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +308,14 @@ def test_tickets_for_loads_a_page_in_two_queries(
         ]
 
     assert len(rows) == 4
+
+
+def test_numbering_continues_after_tickets_written_without_the_service(tenant):
+    # given a ticket imported with number 41 while the tenant's counter was never bumped
+    TicketFactory(tenant=tenant, number=41)
+
+    # when the next ticket is opened through the service
+    ticket = ticket_create(tenant=tenant, actor=None, subject="After the import")
+
+    # then it takes the next free number instead of failing on the unique constraint
+    assert ticket.number == 42

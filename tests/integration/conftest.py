@@ -9,7 +9,8 @@ Tests here use `transactional_db`: the worker's own database connection must see
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+import redis
+from asgiref.sync import sync_to_async
 from celery.contrib.testing.worker import start_worker
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -20,13 +21,26 @@ from contactcenter.asgi import application
 from contactcenter.celery import app as celery_app
 
 
+def flush_live_state() -> None:
+    """Delete the channel layer's groups and queues and the replay log (all under its prefix).
+
+    Done with a plain Redis client: the layer's own `flush()` would also close the connection
+    pool that crm.realtime's long-lived fan-out loop is using.
+    """
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture
 def channel_layer():
     # Groups, queued messages and the replay log of earlier tests must not leak into this one.
-    layer = get_channel_layer()
-    async_to_sync(layer.flush)()
-    yield layer
-    async_to_sync(layer.flush)()
+    flush_live_state()
+    yield get_channel_layer()
+    flush_live_state()
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ TENANTS: list[dict[str, Any]] = [
             ("Opsigelse af aftale", TicketStatus.CLOSED, 5, "E-mail og breve"),
         ],
         "notes": [
-            "Kunden ringede tilbage – venter på måleraflæsning.",
+            "Kunden ringede tilbage; venter på måleraflæsning.",
             "Sendt vejledning om flytteformular på e-mail.",
         ],
     },
