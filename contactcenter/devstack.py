@@ -31,6 +31,7 @@ RUN_DIR = BASE_DIR / ".run"
 PY = sys.executable
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = os.environ.get("PORT", "8000")
+BASE_URL = f"http://{'localhost' if HOST in {'127.0.0.1', '0.0.0.0'} else HOST}:{PORT}"  # noqa: S104
 STOP_TIMEOUT = 15.0
 
 
@@ -190,20 +191,21 @@ def run() -> int:
     env = dict(os.environ)
     env.setdefault("DEBUG", "true")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # Where browsers (and the simulated Twilio, which signs its webhooks over it) reach us.
+    env.setdefault("PUBLIC_BASE_URL", BASE_URL)
+    redis_server = _ensure_redis(env, "redis.sock")
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    redis_server: EmbeddedRedis | None = None
     children: list[tuple[str, subprocess.Popen]] = []
     code = 0
     try:
-        redis_server = _ensure_redis(env, "redis.sock")
         _manage(env, "migrate", "--no-input", "-v", "0")
         if env.get("SEED_DEMO", "true").lower() not in {"0", "false", "no"}:
             _manage(env, "seed_demo")
         for name, command in _process_commands().items():
             children.append((name, _spawn(command, env=env)))
-        print(f"\n  Contact center running at http://{HOST}:{PORT}/", flush=True)
-        print(f"  Admin: http://{HOST}:{PORT}/admin/   API docs: http://{HOST}:{PORT}/api/docs/")
+        print(f"\n  Contact center running at {BASE_URL}/", flush=True)
+        print(f"  Admin: {BASE_URL}/admin/   API docs: {BASE_URL}/api/docs/")
         print("  Logins are listed above (seed_demo). Ctrl-C stops everything.\n", flush=True)
         while True:
             for name, child in children:

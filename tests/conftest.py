@@ -27,6 +27,8 @@ def pytest_collection_modifyitems(config, items):
 def _isolated_settings(settings):
     # Failed-login throttling is tested on purpose; elsewhere it would only add noise.
     settings.AXES_ENABLED = False
+    # The real hasher costs ~0.3 s per user created; tests create hundreds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ services in `crm.services`, reads from `crm.selectors`."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet, prefetch_related_objects
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -38,6 +37,11 @@ from crm.selectors.search import search
 from crm.selectors.tickets import notes_for_ticket, tickets_for
 from crm.selectors.timeline import timeline_for_contact
 from crm.services.contacts import contact_create, contact_merge, contact_update
+from crm.services.organizations import (
+    organization_create,
+    organization_delete,
+    organization_update,
+)
 from crm.services.presence import agent_set_presence
 from crm.services.privacy import contact_erase
 from crm.services.tickets import (
@@ -101,24 +105,18 @@ class OrganizationViewSet(
     def base_queryset(self) -> QuerySet:
         return organizations_for(self.principal).select_related("tenant")
 
-    # Organizations are plain reference data with no rules of their own, so the viewset
-    # writes them directly; the audit trail still records every change.
-    @transaction.atomic
     def perform_create(self, serializer) -> None:
-        tenant = self.tenant_for_write(serializer.validated_data.pop("tenant", None))
-        organization = serializer.save(tenant=tenant)
-        audit_record(actor=self.principal, action="create", obj=organization)
+        data = dict(serializer.validated_data)
+        tenant = self.tenant_for_write(data.pop("tenant", None))
+        serializer.instance = organization_create(tenant=tenant, actor=self.principal, **data)
 
-    @transaction.atomic
     def perform_update(self, serializer) -> None:
-        changes = dict(serializer.validated_data)
-        organization = serializer.save()
-        audit_record(actor=self.principal, action="update", obj=organization, changes=changes)
+        serializer.instance = organization_update(
+            organization=serializer.instance, actor=self.principal, **serializer.validated_data
+        )
 
-    @transaction.atomic
     def perform_destroy(self, instance: Organization) -> None:
-        audit_record(actor=self.principal, action="delete", obj=instance)
-        instance.delete()
+        organization_delete(organization=instance, actor=self.principal)
 
 
 # --- queues and agents ---
