@@ -238,6 +238,10 @@ TWILIO_SIMULATED = not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
 
 # --- Routing ---
 ROUTING_OFFER_TIMEOUT_SECONDS = env.int("ROUTING_OFFER_TIMEOUT_SECONDS", default=20)
+# An agent who declined or missed an item is not offered it again for this long.
+ROUTING_REOFFER_COOLDOWN_SECONDS = env.int(
+    "ROUTING_REOFFER_COOLDOWN_SECONDS", default=3 * ROUTING_OFFER_TIMEOUT_SECONDS
+)
 
 LOGGING = {
     "version": 1,

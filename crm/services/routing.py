@@ -93,10 +93,7 @@ def offer_timeout() -> timedelta:
 
 def reoffer_cooldown() -> timedelta:
     """How long an agent who declined or missed an item is not offered that item again."""
-    seconds = getattr(
-        settings, "ROUTING_REOFFER_COOLDOWN_SECONDS", 3 * settings.ROUTING_OFFER_TIMEOUT_SECONDS
-    )
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=settings.ROUTING_REOFFER_COOLDOWN_SECONDS)
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -277,6 +274,8 @@ def work_item_enqueue(
     """
     if queue.tenant_id != tenant_id:
         raise ValidationError({"queue": "The queue belongs to another tenant."})
+    if kind not in WorkItem.Kind.values:
+        raise ValidationError({"kind": f"Unknown work item kind {kind!r}."})
     if channel_kind not in ChannelKind.values:
         raise ValidationError({"channel_kind": f"Unknown channel kind {channel_kind!r}."})
     if queue.channel_kinds and channel_kind not in queue.channel_kinds:
@@ -303,8 +302,8 @@ def work_item_enqueue(
             "ref_id": ref_id,
         },
     )
+    # work_route updates `item` in place when it makes an offer.
     work_route(item=item)
-    item.refresh_from_db(fields=["status", "agent"])
     return item
 
 

@@ -95,6 +95,7 @@ class QueueFactory(factory.django.DjangoModelFactory):
 class AgentProfileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.AgentProfile
+        skip_postgeneration_save = True
 
     tenant = factory.SubFactory(TenantFactory)
     user = factory.SubFactory(UserFactory)

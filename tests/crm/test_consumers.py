@@ -43,6 +43,12 @@ def flush_live_state() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Users are created per test; the production hasher would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _empty_channel_layer():
     # Groups, queued messages and the replay log of earlier tests must not leak into this one.
     flush_live_state()

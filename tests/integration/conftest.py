@@ -43,6 +43,12 @@ def channel_layer():
     flush_live_state()
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Users are created per test; the production hasher would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def celery_worker(transactional_db):
     """A real Celery worker consuming from the configured broker for the test's duration."""
