@@ -17,6 +17,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from crm.admin_base import (
@@ -318,9 +319,24 @@ class IdentityForm(TenantConsistentForm):
         return cleaned
 
 
+class IdentityFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        seen: set[tuple[str, str]] = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("value"):
+                continue
+            key = (data["kind"], data["value"])
+            if key in seen:
+                raise ValidationError(f"{data['value']} is listed twice.")
+            seen.add(key)
+
+
 class ContactIdentityInline(TabularInline):
     model = ContactIdentity
     form = IdentityForm
+    formset = IdentityFormSet
     fields = ("kind", "value", "label", "is_primary")
     view_role = Role.VIEWER
 

@@ -19,7 +19,7 @@ from their memberships, not from Django's model permissions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
@@ -118,12 +118,20 @@ class TenantConsistentForm(forms.ModelForm):
     """Refuses to link rows of another tenant than the one the edited row belongs to.
 
     The tenant is the form's own `tenant` value, the instance's tenant, or — for inline rows —
-    the parent's tenant passed as `parent_tenant_id`.
+    the parent's tenant (`parent_tenant_id`).
     """
 
-    def __init__(self, *args: Any, parent_tenant_id: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, parent_tenant: Callable[[], int | None] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.parent_tenant_id = parent_tenant_id
+        self._parent_tenant = parent_tenant
+
+    @property
+    def parent_tenant_id(self) -> int | None:
+        """For inline rows: the parent's tenant, read when asked, because Django builds the
+        inline forms before it has validated (and so filled in) a new parent."""
+        return self._parent_tenant() if self._parent_tenant is not None else None
 
     def _own_tenant_id(self) -> int | None:
         tenant = self.cleaned_data.get("tenant")
@@ -211,7 +219,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        kwargs["form_kwargs"] = {"parent_tenant_id": self.tenant_id_of(obj)}
+        kwargs["form_kwargs"] = {"parent_tenant": lambda: self.tenant_id_of(obj)}
         return kwargs
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):

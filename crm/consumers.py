@@ -11,7 +11,7 @@ Protocol (JSON text frames; docs/events.md has the full description):
 * `{"type": "ping"}` is answered with `{"event": "pong"}`.
 
 Groups are chosen once, at connect: a membership granted or revoked later takes effect when the
-client reconnects.
+client reconnects. Logging out closes the sockets of that session (close code 4401).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from crm.models import Role, Tenant
-from crm.realtime import Subscription, events_since, last_event_id
+from crm.realtime import Subscription, events_since, last_event_id, session_digest
 from crm.tenancy import ROLE_RANK, principal_for_user
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.subscription.groups():
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        # Read after joining: any event with a higher id reaches this socket live.
-        last_id = await sync_to_async(last_event_id)()
+        # Read after joining: any event with a higher id reaches this socket live. Redis only, no
+        # ORM, so it need not queue behind the thread that serialises database access.
+        last_id = await sync_to_async(last_event_id, thread_sensitive=False)()
         await self.send_json(
             {"event": "hello", "data": {"groups": self.subscription.groups(), "last_id": last_id}}
         )
@@ -105,7 +106,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         assert self.subscription is not None  # only accepted sockets receive frames
-        replay = await sync_to_async(events_since)(since, self.subscription)
+        replay = await sync_to_async(events_since, thread_sensitive=False)(since, self.subscription)
         for message in replay.messages:
             await self.send_json(message)
         await self.send_json(
@@ -114,3 +115,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def event_message(self, message: dict[str, Any]) -> None:
         await self.send_json(message["message"])
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        session = self.scope.get("session")
+        if session is not None and message["session"] == session_digest(session.session_key):
+            await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -19,6 +19,7 @@ docs/events.md). All keys share one Redis Cluster hash slot (`{events}`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,8 @@ from typing import Any
 import redis
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
 
 from crm.events import Audience, DomainEvent, subscribe
 
@@ -38,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # The consumer method that receives fanned-out events (Channels maps "event.message").
 MESSAGE_TYPE = "event.message"
+# The consumer method told that a session was logged out ("session.ended").
+SESSION_ENDED_TYPE = "session.ended"
 # Events kept per tenant for replay; a client further behind is told to reload.
 REPLAY_PER_TENANT = 1000
 # At most this many events are replayed in one sync answer; beyond it the client reloads.
@@ -260,3 +265,22 @@ def send_to_groups(event: DomainEvent) -> None:
         event_id = None
     message = {"type": MESSAGE_TYPE, "message": {"id": event_id, **event.as_message()}}
     _fan_out.run(_group_send_all(groups_for_event(event), message), timeout=SEND_TIMEOUT_SECONDS)
+
+
+def session_digest(session_key: str | None) -> str:
+    """How a session is named on the channel layer: never the key itself, which is a secret."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()
+
+
+@receiver(user_logged_out)
+def close_sockets_of_ended_session(sender, request, user, **kwargs) -> None:
+    """Logging out closes that session's open sockets (other sessions of the user stay)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is None or not session_key or get_channel_layer() is None:
+        return
+    message = {"type": SESSION_ENDED_TYPE, "session": session_digest(session_key)}
+    try:
+        _fan_out.run(_group_send_all([user_group(user.pk)], message), timeout=SEND_TIMEOUT_SECONDS)
+    except Exception:
+        # Logging out must succeed even when Redis does not answer.
+        logger.exception("could not close the live sockets of a logged-out session")

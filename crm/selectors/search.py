@@ -55,7 +55,7 @@ def search(*, principal: Principal, query: str, limit: int = 20) -> dict[str, li
         phone_ids = _contacts_by_phone(principal, query)
         results["contacts"] = list(_contacts_page(contacts.filter(pk__in=phone_ids), limit))
     else:
-        identity_q = _match("identity", words, ContactIdentity._meta.get_field("value").name)
+        identity_q = _match("identity", words, "value")
         identity_contacts = scope(ContactIdentity.objects.filter(identity_q), principal)
         contact_q = _match("contact", words, "first_name", "last_name")
         results["contacts"] = list(

@@ -539,3 +539,39 @@ def test_bulk_deleting_users_spares_those_serving_another_tenant(
     assert m.AuditEntry.objects.filter(
         object_type="crm.user", object_id=str(own.pk), action="delete"
     ).exists()
+
+
+def test_one_number_typed_twice_for_a_new_contact_is_refused(manager_client, tenant):
+    # given the "add contact" page with one number written two ways
+    data = form_data(manager_client.get(url(m.Contact, "add")))
+    data.update(first_name="Ole", last_name="Bæk")
+    add_inline_row(data, "identities", kind="phone", value="20 12 34 56")
+    add_inline_row(data, "identities", kind="phone", value="+45 2012 3456")
+
+    # when it is saved
+    response = manager_client.post(url(m.Contact, "add"), data)
+
+    # then the page says so and no contact was created
+    assert response.status_code == 200
+    assert "+4520123456 is listed twice" in response.content.decode()
+    assert not m.Contact.objects.filter(last_name="Bæk").exists()
+
+
+def test_an_inline_row_linking_another_tenants_row_is_refused(client, tenant, other_tenant):
+    # given a manager of both tenants and an agent login in the first
+    user = member(tenant, m.Role.MANAGER, user=UserFactory(is_staff=True))
+    member(other_tenant, m.Role.MANAGER, user=user)
+    agent_user = member(tenant, m.Role.AGENT, user=UserFactory(username="ny"))
+    foreign_skill = SkillFactory(tenant=other_tenant, name="polski")
+    client.force_login(user)
+    data = form_data(client.get(url(m.AgentProfile, "add")))
+    data.update(tenant=str(tenant.pk), user=str(agent_user.pk))
+
+    # when they add the agent profile in the first tenant with the other tenant's skill
+    add_inline_row(data, "agent_skills", skill=str(foreign_skill.pk), level="7")
+    response = client.post(url(m.AgentProfile, "add"), data)
+
+    # then the row is refused and no profile exists
+    assert response.status_code == 200
+    assert "belongs to another tenant" in response.content.decode()
+    assert not m.AgentProfile.objects.filter(user=agent_user).exists()

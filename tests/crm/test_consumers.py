@@ -56,11 +56,19 @@ def _empty_channel_layer():
     flush_live_state()
 
 
-def session_cookie(user) -> bytes:
+def signed_in_client(user) -> Client:
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def cookie_of(client: Client) -> bytes:
     session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
     return f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
+
+
+def session_cookie(user) -> bytes:
+    return cookie_of(signed_in_client(user))
 
 
 async def open_socket(cookie: bytes | None) -> tuple[WebsocketCommunicator, bool]:
@@ -108,6 +116,28 @@ def test_a_deactivated_user_is_refused(agent_user):
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+def test_logging_out_closes_that_sessions_socket_and_not_the_users_other_sessions(tenant):
+    # given one agent signed in twice (two browsers), both with a socket open
+    agent = member(tenant, Role.AGENT)
+    leaving, staying = signed_in_client(agent), signed_in_client(agent)
+
+    async def scenario():
+        closing = await open_signed_in(cookie_of(leaving))
+        other = await open_signed_in(cookie_of(staying))
+        # when the first browser logs out
+        await sync_to_async(leaving.logout)()
+        # then its socket is closed with "sign in again", while the other keeps streaming
+        closed = await closing.receive_output(timeout=TIMEOUT)
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 4})
+        still_live = await next_event(other)
+        await other.disconnect()
+        return closed, still_live
+
+    closed, still_live = async_to_sync(scenario)()
+    assert closed == {"type": "websocket.close", "code": 4401}
+    assert still_live["data"] == {"number": 4}
 
 
 def test_an_agent_receives_its_tenants_events_and_not_another_tenants(tenant, other_tenant):

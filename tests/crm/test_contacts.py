@@ -381,3 +381,18 @@ def test_organizations_for_is_tenant_scoped(tenant, other_tenant):
     viewer = principal_for_user(member(tenant, Role.VIEWER))
 
     assert list(organizations_for(viewer)) == [mine]
+
+
+def test_losing_a_race_for_an_identity_is_still_a_clear_error(tenant, monkeypatch):
+    # given another contact that took the number between our check and our insert
+    # (simulated by skipping the check, so the unique constraint has to catch it)
+    owner = ContactFactory(tenant=tenant, first_name="Bo", last_name="Holm")
+    ContactIdentityFactory(contact=owner, value="+4520123456")
+    monkeypatch.setattr("crm.services.contacts._refuse_taken", lambda **kwargs: None)
+
+    # when a contact is created with that number
+    with pytest.raises(ValidationError) as error:
+        contact_create(tenant=tenant, actor=None, phones=["+4520123456"])
+
+    # then the caller gets the same field error, not an IntegrityError
+    assert f"#{owner.pk} (Bo Holm)" in error.value.message_dict["phones"][0]

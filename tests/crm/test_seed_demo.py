@@ -15,12 +15,6 @@ from crm.models import ContactIdentity, Tenant, Ticket, TicketStatus, TimelineEn
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_hasher(settings):
-    # 13 demo users per run; the production hasher would dominate the test's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def row_counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
