@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint fmt install lock migrate seed bench clean
 
 $(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed: run e.g. 'make run PYTHON=python3.12'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
