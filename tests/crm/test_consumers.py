@@ -22,6 +22,7 @@ from crm.events import CATALOGUE, Audience, DomainEvent, publish
 from crm.models import Role
 from crm.realtime import Subscription, groups_for_event
 from tests.conftest import member
+from tests.crm.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -350,3 +351,20 @@ def test_replay_filter_agrees_with_the_groups_a_socket_joins(audience, staff, ad
         event = DomainEvent(name=name, tenant_id=tenant_id, payload={}, agent_user_id=agent)
         live = bool(set(groups_for_event(event)) & set(subscription.groups()))
         assert subscription.receives(audience, tenant_id, agent) is live
+
+
+def test_a_superuser_joins_every_tenant_as_staff(tenant, other_tenant):
+    admin = UserFactory(username="root", is_superuser=True, is_staff=True)
+    cookie = session_cookie(admin)
+
+    async def scenario():
+        socket, _ = await open_socket(cookie)
+        hello = await socket.receive_json_from(timeout=TIMEOUT)
+        await apublish("contact.erased", tenant_id=other_tenant.pk, payload={"id": 1})
+        erased = await next_event(socket)
+        await socket.disconnect()
+        return hello, erased
+
+    hello, erased = async_to_sync(scenario)()
+    assert {f"staff.{tenant.pk}", f"staff.{other_tenant.pk}"} <= set(hello["data"]["groups"])
+    assert (erased["event"], erased["tenant"]) == ("contact.erased", other_tenant.pk)

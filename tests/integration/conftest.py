@@ -53,15 +53,21 @@ def _fast_passwords(settings):
 def celery_worker(transactional_db):
     """A real Celery worker consuming from the configured broker for the test's duration."""
     celery_app.control.purge()  # tasks left in the broker by an earlier run would run first
-    with start_worker(
-        celery_app,
-        pool="solo",
-        concurrency=1,
-        perform_ping_check=False,
-        loglevel="WARNING",
-        shutdown_timeout=30,
-    ) as worker:
-        yield worker
+    # The worker would otherwise replace the root logger's handlers for the rest of the session.
+    hijack = celery_app.conf.worker_hijack_root_logger
+    celery_app.conf.worker_hijack_root_logger = False
+    try:
+        with start_worker(
+            celery_app,
+            pool="solo",
+            concurrency=1,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=30,
+        ) as worker:
+            yield worker
+    finally:
+        celery_app.conf.worker_hijack_root_logger = hijack
 
 
 def _session_cookie(user) -> bytes:
