@@ -235,6 +235,14 @@ TWILIO_API_KEY_SECRET = env.str("TWILIO_API_KEY_SECRET", default="")
 TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="")
 # Without credentials every Twilio interaction goes through the simulated provider.
 TWILIO_SIMULATED = not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
+# The simulated Twilio signs its webhooks with this token, exactly as Twilio signs with the real
+# auth token; webhook verification always uses TWILIO_WEBHOOK_AUTH_TOKEN.
+TWILIO_SIMULATOR_AUTH_TOKEN = env.str(
+    "TWILIO_SIMULATOR_AUTH_TOKEN", default="simulated-twilio-auth-token"
+)
+TWILIO_SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
+TWILIO_WEBHOOK_AUTH_TOKEN = TWILIO_AUTH_TOKEN or TWILIO_SIMULATOR_AUTH_TOKEN
+TWILIO_EFFECTIVE_ACCOUNT_SID = TWILIO_ACCOUNT_SID or TWILIO_SIMULATOR_ACCOUNT_SID
 
 # --- Routing ---
 ROUTING_OFFER_TIMEOUT_SECONDS = env.int("ROUTING_OFFER_TIMEOUT_SECONDS", default=20)
