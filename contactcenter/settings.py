@@ -5,6 +5,7 @@ The defaults run a fresh clone with no services: SQLite, and the embedded Redis 
 REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and PUBLIC_BASE_URL; see `.env.example`.
 """
 
+import secrets
 from pathlib import Path
 
 import environ
@@ -237,8 +238,12 @@ TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="")
 TWILIO_SIMULATED = not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)
 # The simulated Twilio signs its webhooks with this token, exactly as Twilio signs with the real
 # auth token; webhook verification always uses TWILIO_WEBHOOK_AUTH_TOKEN.
+# The development default is public, so with DEBUG off an unset token becomes a random secret
+# nobody knows: a production deployment without Twilio credentials then accepts no voice webhook
+# at all, rather than forged ones signed with the published default.
 TWILIO_SIMULATOR_AUTH_TOKEN = env.str(
-    "TWILIO_SIMULATOR_AUTH_TOKEN", default="simulated-twilio-auth-token"
+    "TWILIO_SIMULATOR_AUTH_TOKEN",
+    default="simulated-twilio-auth-token" if DEBUG else secrets.token_urlsafe(32),
 )
 TWILIO_SIMULATOR_ACCOUNT_SID = "AC" + "5" * 32
 TWILIO_WEBHOOK_AUTH_TOKEN = TWILIO_AUTH_TOKEN or TWILIO_SIMULATOR_AUTH_TOKEN
@@ -250,6 +255,13 @@ ROUTING_OFFER_TIMEOUT_SECONDS = env.int("ROUTING_OFFER_TIMEOUT_SECONDS", default
 ROUTING_REOFFER_COOLDOWN_SECONDS = env.int(
     "ROUTING_REOFFER_COOLDOWN_SECONDS", default=3 * ROUTING_OFFER_TIMEOUT_SECONDS
 )
+
+# --- Telephony ---
+# Seconds an agent's softphone rings before the caller goes back to the queue (kept below the
+# routing offer timeout, so an offer never expires while the agent's phone still rings).
+TELEPHONY_RING_TIMEOUT_SECONDS = env.int("TELEPHONY_RING_TIMEOUT_SECONDS", default=15)
+# Audio played to waiting callers between announcements; empty means silence.
+TELEPHONY_HOLD_MUSIC_URL = env.str("TELEPHONY_HOLD_MUSIC_URL", default="")
 
 LOGGING = {
     "version": 1,

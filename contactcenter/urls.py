@@ -9,7 +9,9 @@ urlpatterns = [
     path("healthz", crm_views.healthz, name="healthz"),
     path("accounts/", include("crm.urls")),
     path("admin/", admin.site.urls),
+    path("hooks/twilio/voice/", include("telephony.urls")),
     path("api/v1/", include("crm.api.urls")),
+    path("telephony/", include("telephony.token_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

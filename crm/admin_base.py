@@ -157,7 +157,26 @@ class TenantConsistentForm(forms.ModelForm):
         return cleaned
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class ScopedChoicesMixin:
+    """Foreign-key and many-to-many choices limited by `related_choices` (admin screens and
+    inlines alike)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            choices = related_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "queryset" not in kwargs:
+            choices = related_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class TenantScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     """Base of every CRM admin screen; see the module docstring for the rules it enforces.
 
     Class attributes a screen sets:
@@ -194,20 +213,6 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if obj is None:
             raise Http404("No such object.")
         return obj
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = related_choices(db_field.related_model, request)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = related_choices(db_field.related_model, request)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -366,7 +371,7 @@ class ReadOnlyAdmin(TenantScopedAdmin):
     read_only = True
 
 
-class TenantScopedInline:
+class TenantScopedInline(ScopedChoicesMixin):
     """Mixin for inlines: choices scoped like the parent screen, permissions follow the parent's
     tenant (the `obj` Django passes to inline permission checks is the parent object)."""
 
@@ -384,20 +389,6 @@ class TenantScopedInline:
         if _is_tenant_owned(self.model):
             return scope(queryset, principal_with_role(request, self.view_role))
         return queryset
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = related_choices(db_field.related_model, request)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if "queryset" not in kwargs:
-            choices = related_choices(db_field.related_model, request)
-            if choices is not None:
-                kwargs["queryset"] = choices
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _may(self, request: HttpRequest, minimum: str, obj: Model | None) -> bool:
         principal = principal_for_user(request.user)

@@ -57,6 +57,17 @@ CATALOGUE: dict[str, Audience] = {
     "work.offer_withdrawn": Audience.AGENT,
     # work_item_id, queue_id, agent_id (or null), reason
     "work.cancelled": Audience.STAFF,
+    # call_id, call_sid, from, to, phone_number_id, contact_id, after_hours
+    "call.received": Audience.STAFF,
+    # call_id, queue_id, work_item_id, contact_id
+    "call.queued": Audience.STAFF,
+    # call_id, agent_id, queue_id, work_item_id, contact_id, wait_seconds
+    "call.answered": Audience.AGENT,
+    # call_id, status, outcome, abandoned, agent_id, queue_id, wait_seconds, ring_seconds,
+    # talk_seconds, duration_seconds
+    "call.ended": Audience.STAFF,
+    # id, call_id, contact_id, from
+    "voicemail.received": Audience.TENANT,
 }
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 
 from crm.models import Role
@@ -49,6 +51,21 @@ def other_tenant(db):
 
 def member(tenant, role=Role.AGENT, **kwargs):
     return MembershipFactory(tenant=tenant, role=role, **kwargs).user
+
+
+def flush_live_state() -> None:
+    """Delete the channel layer's groups and queues and the replay log (all under its prefix),
+    so that what earlier tests left in Redis cannot leak into a live-events test.
+
+    Done with a plain Redis client: the layer's own `flush()` would also close the connection
+    pool that crm.realtime's long-lived fan-out loop is using.
+    """
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture

@@ -17,12 +17,25 @@ def required_write_role(view) -> str:
     return getattr(view, "write_role", Role.AGENT)
 
 
-class TenantRolePermission(permissions.BasePermission):
-    """Authenticated (an API key or an active user), and for writes at least the view's write
-    role in the tenant concerned; viewers only read.
+def required_read_role(view) -> str:
+    """The least role that may read through `view` (its `get_read_role()`, else viewer)."""
+    getter = getattr(view, "get_read_role", None)
+    return getter() if getter is not None else Role.VIEWER
 
-    Before the object is known, a write needs the role in *some* tenant; once it is known,
-    in the object's tenant. Creates check the target tenant in `tenant_for_write()`.
+
+def required_role(request, view) -> str:
+    if request.method in permissions.SAFE_METHODS:
+        return required_read_role(view)
+    return required_write_role(view)
+
+
+class TenantRolePermission(permissions.BasePermission):
+    """Authenticated (an API key or an active user), and at least the view's role for the
+    request in the tenant concerned: for writes its write role (viewers only read), for reads
+    its read role (everyone who sees the tenant, unless an action asks for more).
+
+    Before the object is known, the role is needed in *some* tenant; once it is known, in the
+    object's tenant. Creates check the target tenant in `tenant_for_write()`.
     """
 
     message = "Your role does not allow this."
@@ -31,9 +44,11 @@ class TenantRolePermission(permissions.BasePermission):
         principal = principal_for_request(request)
         if principal.user is None and principal.api_key is None:
             return False
-        if request.method in permissions.SAFE_METHODS or principal.is_superuser:
+        if principal.is_superuser:
             return True
-        minimum = required_write_role(view)
+        minimum = required_role(request, view)
+        if minimum == Role.VIEWER:
+            return True  # what is visible at all is decided by the tenant scope
         return any(principal.has_role(t, minimum) for t in principal.roles)
 
     def has_object_permission(self, request, view, obj) -> bool:
@@ -41,6 +56,4 @@ class TenantRolePermission(permissions.BasePermission):
         tenant_id = getattr(obj, "tenant_id", None)
         if tenant_id is None:
             return principal.is_superuser
-        if request.method in permissions.SAFE_METHODS:
-            return principal.can_see(tenant_id)
-        return principal.has_role(tenant_id, required_write_role(view))
+        return principal.has_role(tenant_id, required_role(request, view))

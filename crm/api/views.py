@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet, prefetch_related_objects
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -43,7 +44,7 @@ from crm.services.organizations import (
     organization_update,
 )
 from crm.services.presence import agent_set_presence
-from crm.services.privacy import contact_erase
+from crm.services.privacy import contact_erase, contact_export
 from crm.services.tickets import (
     TransitionNotAllowed,
     note_add,
@@ -66,24 +67,42 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in (401, 403, 404, *codes)}
 
 
+def crud_schema(serializer, update_serializer=None, **summaries: str):
+    """`extend_schema_view` for a viewset's standard actions, given one summary per action it
+    has (`list="List contacts"`, `create=...`). Adds what each action takes and answers,
+    including its error answers, so every endpoint documents them alike. `update_serializer`
+    is what update and partial_update accept (the tenant is fixed once a row exists)."""
+    shapes = {
+        "list": {"responses": {200: serializer(many=True), 400: ERRORS[400], 401: ERRORS[401]}},
+        "retrieve": {"responses": {200: serializer, **errors()}},
+        "create": {"request": serializer, "responses": {201: serializer, **errors(400)}},
+        "update": {
+            "request": update_serializer or serializer,
+            "responses": {200: serializer, **errors(400)},
+        },
+        "destroy": {"responses": {204: None, **errors()}},
+    }
+    shapes["partial_update"] = shapes["update"]
+    return extend_schema_view(
+        **{
+            action_name: extend_schema(summary=summary, **shapes[action_name])
+            for action_name, summary in summaries.items()
+        }
+    )
+
+
 # --- organizations ---
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List organizations"),
-    retrieve=extend_schema(summary="Get an organization"),
-    create=extend_schema(summary="Create an organization"),
-    update=extend_schema(
-        summary="Replace an organization",
-        request=serializers.OrganizationUpdateSerializer,
-        responses={200: serializers.OrganizationSerializer, **errors(400)},
-    ),
-    partial_update=extend_schema(
-        summary="Change an organization",
-        request=serializers.OrganizationUpdateSerializer,
-        responses={200: serializers.OrganizationSerializer, **errors(400)},
-    ),
-    destroy=extend_schema(summary="Delete an organization (its contacts are kept, unlinked)"),
+@crud_schema(
+    serializers.OrganizationSerializer,
+    serializers.OrganizationUpdateSerializer,
+    list="List organizations",
+    retrieve="Get an organization",
+    create="Create an organization",
+    update="Replace an organization",
+    partial_update="Change an organization",
+    destroy="Delete an organization (managers; its contacts are kept, unlinked)",
 )
 class OrganizationViewSet(
     mixins.ListModelMixin,
@@ -101,6 +120,10 @@ class OrganizationViewSet(
     filterset_class = filters.OrganizationFilter
     ordering = ("name", "id")
     ordering_fields = ["name", "created_at", "updated_at"]
+
+    # Agents keep organizations up to date; removing one unlinks all its contacts, which is a
+    # manager's decision (as erasing a contact is).
+    write_roles = {"destroy": Role.MANAGER}
 
     def base_queryset(self) -> QuerySet:
         return organizations_for(self.principal).select_related("tenant")
@@ -122,10 +145,7 @@ class OrganizationViewSet(
 # --- queues and agents ---
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List queues"),
-    retrieve=extend_schema(summary="Get a queue"),
-)
+@crud_schema(serializers.QueueSerializer, list="List queues", retrieve="Get a queue")
 class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Where waiting work lines up (configured by managers in the admin)."""
 
@@ -138,9 +158,10 @@ class QueueViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
         return queues_for(self.principal).select_related("tenant")
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List agents with their presence, skills and queues"),
-    retrieve=extend_schema(summary="Get an agent"),
+@crud_schema(
+    serializers.AgentSerializer,
+    list="List agents with their presence, skills and queues",
+    retrieve="Get an agent",
 )
 class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """The people who take the work, and their presence."""
@@ -166,19 +187,13 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
     @action(detail=True, methods=["post"])
     def presence(self, request: Request, pk: str | None = None) -> Response:
         agent = self.get_object()
-        principal = self.principal
-        is_self = principal.user is not None and principal.user.pk == agent.user_id
-        if not is_self and not principal.has_role(agent.tenant_id, Role.SUPERVISOR):
-            raise exceptions.PermissionDenied(
-                _("Only supervisors may set another agent's presence.")
-            )
         payload = serializers.PresenceChangeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         agent_set_presence(
             agent=agent,
             presence=payload.validated_data["presence"],
             reason=payload.validated_data["reason"],
-            actor=principal,
+            actor=self.principal,
         )
         return Response(self.get_serializer(self.get_object()).data)
 
@@ -208,22 +223,14 @@ def _service_fields(data: dict) -> dict:
     return fields
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List contacts"),
-    retrieve=extend_schema(summary="Get a contact with its identities"),
-    create=extend_schema(
-        summary="Create a contact", responses={201: serializers.ContactSerializer, **errors(400)}
-    ),
-    update=extend_schema(
-        summary="Replace a contact",
-        request=serializers.ContactUpdateSerializer,
-        responses={200: serializers.ContactSerializer, **errors(400)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a contact",
-        request=serializers.ContactUpdateSerializer,
-        responses={200: serializers.ContactSerializer, **errors(400)},
-    ),
+@crud_schema(
+    serializers.ContactSerializer,
+    serializers.ContactUpdateSerializer,
+    list="List contacts",
+    retrieve="Get a contact with its identities",
+    create="Create a contact",
+    update="Replace a contact",
+    partial_update="Change a contact",
 )
 class ContactViewSet(
     mixins.ListModelMixin,
@@ -244,22 +251,26 @@ class ContactViewSet(
     ordering = ("-created_at", "-id")
     ordering_fields = ["created_at", "updated_at", "last_name"]
 
-    # Erasing personal data is a manager's decision.
+    # Erasing personal data, and handing all of it out at once, are a manager's decisions.
     write_roles = {"destroy": Role.MANAGER}
+    read_roles = {"export": Role.MANAGER}
 
     def base_queryset(self) -> QuerySet:
         # Lists leave merged contacts out unless `merged` is asked about; a merged contact is
         # still reachable by id, and its `merged_into` says where the record went.
         include_merged = self.action != "list" or "merged" in self.request.query_params
         queryset = contacts_for(self.principal, include_merged=include_merged)
-        if self.action in ("timeline", "merge", "destroy"):
+        if self.action in ("timeline", "merge", "destroy", "export"):
             return queryset.prefetch_related(None)  # the contact itself is not rendered
         return queryset.select_related("tenant")
 
+    def _viewed(self, contact: Contact) -> None:
+        # Reading one contact's personal data is recorded, as `contact_get` does for the UI.
+        audit_record(actor=self.principal, action="view", obj=contact)
+
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         contact = self.get_object()
-        # Reading a contact's personal data is recorded, as `contact_get` does for the UI.
-        audit_record(actor=self.principal, action="view", obj=contact)
+        self._viewed(contact)
         return Response(self.get_serializer(contact).data)
 
     @extend_schema(
@@ -272,6 +283,17 @@ class ContactViewSet(
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         contact_erase(contact=self.get_object(), actor=self.principal)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Everything held on a contact, as JSON (managers)",
+        description="The contact's fields, identities, tags, organization, tickets with their "
+        "notes, notes, timeline and merges: what a data-protection access request is answered "
+        "with. Recorded in the audit trail as an export.",
+        responses={200: OpenApiTypes.OBJECT, **errors()},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        return Response(contact_export(contact=self.get_object(), actor=self.principal))
 
     def _fresh(self, contact: Contact) -> dict:
         # Re-read through the scoped queryset so identities and tags render without N+1.
@@ -327,6 +349,7 @@ class ContactViewSet(
             raise exceptions.ValidationError({"phone" if phone else "email": exc.messages}) from exc
         if contact is None:
             raise exceptions.NotFound(_("No contact is reached at that address."))
+        self._viewed(contact)
         return Response(self._fresh(contact))
 
     @extend_schema(
@@ -366,22 +389,14 @@ class ContactViewSet(
 # --- tickets ---
 
 
-@extend_schema_view(
-    list=extend_schema(summary="List tickets"),
-    retrieve=extend_schema(summary="Get a ticket"),
-    create=extend_schema(
-        summary="Open a ticket", responses={201: serializers.TicketSerializer, **errors(400)}
-    ),
-    update=extend_schema(
-        summary="Replace a ticket's fields (not its status)",
-        request=serializers.TicketUpdateSerializer,
-        responses={200: serializers.TicketSerializer, **errors(400)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a ticket's fields (not its status)",
-        request=serializers.TicketUpdateSerializer,
-        responses={200: serializers.TicketSerializer, **errors(400)},
-    ),
+@crud_schema(
+    serializers.TicketSerializer,
+    serializers.TicketUpdateSerializer,
+    list="List tickets",
+    retrieve="Get a ticket",
+    create="Open a ticket",
+    update="Replace a ticket's fields (not its status)",
+    partial_update="Change a ticket's fields (not its status)",
 )
 class TicketViewSet(
     mixins.ListModelMixin,

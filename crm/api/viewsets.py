@@ -52,7 +52,8 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     Subclasses set `queryset` (or override `base_queryset()`) with the joins and prefetches
     their serializer needs, so a list costs the same number of queries whatever its length.
     `tenant_field` is the path from the model to its tenant; `write_role` the least role that
-    may change rows (viewers only ever read), `write_roles` a stricter one per action.
+    may change rows (viewers only ever read), `write_roles` a stricter one per action;
+    `read_roles` the least role per read-only action that needs more than seeing the tenant.
     """
 
     permission_classes = [TenantRolePermission]
@@ -60,6 +61,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     tenant_field = "tenant"
     write_role = Role.AGENT
     write_roles: dict[str, str] = {}
+    read_roles: dict[str, str] = {}
 
     @property
     def principal(self) -> Principal:
@@ -80,6 +82,9 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
 
     def get_write_role(self) -> str:
         return self.write_roles.get(self.action, self.write_role)
+
+    def get_read_role(self) -> str:
+        return self.read_roles.get(self.action, Role.VIEWER)
 
     def tenant_for_write(self, value: str | int | None) -> Tenant:
         return tenant_for_write(self.principal, value, minimum_role=self.get_write_role())

@@ -32,8 +32,9 @@ from crm.models import (
     TimelineEntry,
 )
 from crm.models.tenancy import validate_time_zone
+from crm.services.tags import tags_replace, tags_resolve
 from crm.services.timeline import timeline_add
-from crm.tenancy import Principal, require_same_tenant
+from crm.tenancy import Principal
 
 # Plain fields `contact_update` sets as given.
 SIMPLE_FIELDS = (
@@ -249,19 +250,6 @@ def _replace_identities(
             current.save(update_fields=["is_primary"])
 
 
-def _resolve_tags(*, tenant_id: int, tags: Iterable[str | Tag]) -> list[Tag]:
-    result: list[Tag] = []
-    for tag in tags:
-        if isinstance(tag, Tag):
-            require_same_tenant(tenant_id, [tag])
-            result.append(tag)
-            continue
-        name = str(tag).strip()
-        if name:
-            result.append(Tag.objects.get_or_create(tenant_id=tenant_id, name=name)[0])
-    return result
-
-
 def _check_fields(*, tenant_id: int, organization: Organization | None, time_zone: str) -> None:
     errors: dict[str, list[str]] = {}
     if time_zone:
@@ -331,7 +319,7 @@ def contact_create(
                 is_primary=kind not in seen_kinds,
             )
             seen_kinds.add(kind)
-    tag_objects = _resolve_tags(tenant_id=tenant.pk, tags=tags)
+    tag_objects = tags_resolve(tenant_id=tenant.pk, tags=tags)
     if tag_objects:
         contact.tags.add(*tag_objects)
     audit_record(
@@ -388,7 +376,10 @@ def contact_update(*, contact: Contact, actor: Principal | None, **fields: Any) 
             changes[name] = [getattr(contact, name), fields[name]]
             setattr(contact, name, fields[name])
     if changes:
-        contact.save()
+        # Only the changed columns: `contact` may have been read before a concurrent merge or
+        # erasure, and a full save would write back its stale `merged_into`, `erased_at` and
+        # the names an erasure removed.
+        contact.save(update_fields=[*changes, "updated_at"])
     kinds_for_field = {
         "phones": frozenset({IdentityKind.PHONE}),
         "emails": frozenset({IdentityKind.EMAIL}),
@@ -408,12 +399,9 @@ def contact_update(*, contact: Contact, actor: Principal | None, **fields: Any) 
         if before != after:
             changes[field] = [before, after]
     if "tags" in fields:
-        tag_objects = _resolve_tags(tenant_id=tenant.pk, tags=fields["tags"])
-        before = sorted(contact.tags.values_list("name", flat=True))
-        contact.tags.set(tag_objects)
-        after = sorted(t.name for t in tag_objects)
-        if before != after:
-            changes["tags"] = [before, after]
+        changed = tags_replace(obj=contact, tenant_id=tenant.pk, tags=fields["tags"])
+        if changed:
+            changes["tags"] = changed
     if changes:
         audit_record(actor=actor, action="update", obj=contact, changes=changes)
         timeline_add(

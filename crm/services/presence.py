@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from crm.events import publish
-from crm.models import AgentProfile, Presence, PresenceLog
+from crm.models import AgentProfile, Presence, PresenceLog, Role
 from crm.services.routing import agent_route, offers_withdraw_for_agent, work_route
 from crm.tenancy import Principal
 
@@ -30,9 +30,11 @@ def agent_set_presence(
     Becoming AVAILABLE offers the agent the waiting work that fits at once; going OFFLINE or on
     BREAK withdraws their pending offers and offers those items to other agents. Publishes
     `agent.status_changed` after commit. Setting the same presence and reason again is a no-op.
-    Holds the agent's row lock until the transaction ends. `actor` is who made the change (a
-    supervisor, or the agent; None for the system).
+    Holds the agent's row lock until the transaction ends. `actor` is who made the change: the
+    agent themselves, or a supervisor or manager of the agent's tenant (anyone else gets
+    `PermissionDenied`); None for the system (telephony, beat).
     """
+    _check_actor(actor=actor, agent=agent)
     if presence not in Presence.values:
         raise ValidationError({"presence": f"Unknown presence {presence!r}."})
     locked = AgentProfile.objects.select_for_update(no_key=True).get(pk=agent.pk)
@@ -78,6 +80,13 @@ def agent_set_presence(
             work_route(item=item)
     _copy_presence(source=locked, target=agent)
     return locked
+
+
+def _check_actor(*, actor: Principal | None, agent: AgentProfile) -> None:
+    if actor is None or (actor.user is not None and actor.user.pk == agent.user_id):
+        return
+    if not actor.has_role(agent.tenant_id, Role.SUPERVISOR):
+        raise PermissionDenied("Only supervisors may set another agent's presence.")
 
 
 def _copy_presence(*, source: AgentProfile, target: AgentProfile) -> None:

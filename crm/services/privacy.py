@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -154,8 +156,8 @@ def contact_erase(*, contact: Contact, actor: Principal | None) -> Contact:
     attributes, tags, organization link cleared, consents withdrawn; note bodies, timeline
     summaries and data, ticket subjects and descriptions replaced. Tickets, notes and timeline
     entries stay with their timestamps and kinds so aggregate statistics survive. Audit entries
-    about these rows keep who did what and when, but lose the names they quoted. Running it
-    again is harmless."""
+    about these rows, and the admin's own history of them, keep who did what and when, but
+    lose the names and values they quoted. Running it again is harmless."""
     family = _merged_family(contact)
     now = timezone.now()
     tickets = Ticket.objects.filter(contact_id__in=family)
@@ -185,10 +187,18 @@ def contact_erase(*, contact: Contact, actor: Principal | None) -> Contact:
         erased_at=now,
         updated_at=now,
     )
+    contact_keys, ticket_keys = [str(i) for i in family], [str(i) for i in ticket_ids]
     AuditEntry.objects.filter(
-        Q(object_type=Contact._meta.label_lower, object_id__in=[str(i) for i in family])
-        | Q(object_type=Ticket._meta.label_lower, object_id__in=[str(i) for i in ticket_ids])
+        Q(object_type=Contact._meta.label_lower, object_id__in=contact_keys)
+        | Q(object_type=Ticket._meta.label_lower, object_id__in=ticket_keys)
     ).update(object_repr=ERASED, changes={})
+    # Django's admin keeps its own history of the pages it saved, quoting the row's name and
+    # its inline rows (a contact's phone numbers) as they were then.
+    types = ContentType.objects.get_for_models(Contact, Ticket)
+    LogEntry.objects.filter(
+        Q(content_type=types[Contact], object_id__in=contact_keys)
+        | Q(content_type=types[Ticket], object_id__in=ticket_keys)
+    ).update(object_repr=ERASED, change_message="")
     contact.refresh_from_db()
     audit_record(actor=actor, action="erase", obj=contact, changes=counts)
     publish("contact.erased", tenant_id=contact.tenant_id, payload={"id": contact.pk})

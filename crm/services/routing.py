@@ -29,6 +29,7 @@ On SQLite writers are serialised (BEGIN IMMEDIATE) and `select_for_update()` is 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -201,6 +202,18 @@ def waiting_order(queryset: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
 # --- offers --------------------------------------------------------------------------------
 
 
+def _item_payload(item: WorkItem) -> dict[str, Any]:
+    """What every `work.*` event says about its item (see docs/events.md)."""
+    return {
+        "work_item_id": item.pk,
+        "queue_id": item.queue_id,
+        "kind": item.kind,
+        "channel_kind": item.channel_kind,
+        "ref_type": item.ref_type,
+        "ref_id": item.ref_id,
+    }
+
+
 def _offer(*, item: WorkItem, agent: AgentProfile) -> Offer:
     # Taken after the agent's lock and recount, so the offer starts after whatever freed the
     # slot it fills had committed (the race test checks capacity over these timestamps).
@@ -220,14 +233,9 @@ def _offer(*, item: WorkItem, agent: AgentProfile) -> Offer:
         tenant_id=item.tenant_id,
         agent_user_id=agent.user_id,
         payload={
+            **_item_payload(item),
             "offer_id": offer.pk,
-            "work_item_id": item.pk,
             "agent_id": agent.pk,
-            "queue_id": item.queue_id,
-            "kind": item.kind,
-            "channel_kind": item.channel_kind,
-            "ref_type": item.ref_type,
-            "ref_id": item.ref_id,
             "expires_at": offer.expires_at.isoformat(),
         },
     )
@@ -292,15 +300,7 @@ def work_item_enqueue(
     publish(
         "work.queued",
         tenant_id=tenant_id,
-        payload={
-            "work_item_id": item.pk,
-            "queue_id": queue.pk,
-            "kind": kind,
-            "channel_kind": channel_kind,
-            "priority": priority,
-            "ref_type": ref_type,
-            "ref_id": ref_id,
-        },
+        payload={**_item_payload(item), "priority": priority},
     )
     # work_route updates `item` in place when it makes an offer.
     work_route(item=item)
@@ -417,16 +417,7 @@ def offer_accept(*, offer: Offer, agent: AgentProfile) -> WorkItem:
                 "work.assigned",
                 tenant_id=item.tenant_id,
                 agent_user_id=agent.user_id,
-                payload={
-                    "work_item_id": item.pk,
-                    "offer_id": current.pk,
-                    "agent_id": agent.pk,
-                    "queue_id": item.queue_id,
-                    "kind": item.kind,
-                    "channel_kind": item.channel_kind,
-                    "ref_type": item.ref_type,
-                    "ref_id": item.ref_id,
-                },
+                payload={**_item_payload(item), "offer_id": current.pk, "agent_id": agent.pk},
             )
     offer.refresh_from_db()
     if expired:
@@ -459,17 +450,7 @@ def offer_decline(*, offer: Offer, agent: AgentProfile) -> Offer:
 
 def _expire(*, item: WorkItem, offer: Offer, now: datetime) -> None:
     _release(item=item, offer=offer, status=Offer.Status.EXPIRED, now=now)
-    publish(
-        "work.offer_expired",
-        tenant_id=item.tenant_id,
-        agent_user_id=offer.agent.user_id,
-        payload={
-            "offer_id": offer.pk,
-            "work_item_id": item.pk,
-            "agent_id": offer.agent_id,
-            "reason": "missed",
-        },
-    )
+    _publish_offer_closed("work.offer_expired", item=item, offer=offer, reason="missed")
     work_route(item=item)
 
 
@@ -513,27 +494,15 @@ def work_item_finish(*, item: WorkItem) -> WorkItem:
     if locked.status in (WorkItem.Status.DONE, WorkItem.Status.CANCELLED):
         return locked
     now = timezone.now()
-    pending = locked.offers.filter(status=Offer.Status.PENDING).first()
-    if pending is not None:
-        # Finished before it was accepted (e.g. handled elsewhere): the offer is void.
-        pending.status = Offer.Status.WITHDRAWN
-        pending.responded_at = now
-        pending.save(update_fields=["status", "responded_at"])
+    # Finished before it was accepted (e.g. handled elsewhere): a ringing offer is void.
+    _withdraw_pending(item=locked, now=now, reason="finished")
     locked.status = WorkItem.Status.DONE
     locked.finished_at = now
     locked.save(update_fields=["status", "finished_at"])
     publish(
         "work.finished",
         tenant_id=locked.tenant_id,
-        payload={
-            "work_item_id": locked.pk,
-            "queue_id": locked.queue_id,
-            "agent_id": locked.agent_id,
-            "kind": locked.kind,
-            "channel_kind": locked.channel_kind,
-            "ref_type": locked.ref_type,
-            "ref_id": locked.ref_id,
-        },
+        payload={**_item_payload(locked), "agent_id": locked.agent_id},
     )
     if locked.agent_id is not None:
         AgentProfile.objects.filter(pk=locked.agent_id).update(last_idle_at=now)
@@ -551,12 +520,7 @@ def work_item_cancel(*, item: WorkItem, reason: str = "") -> WorkItem:
         return locked
     now = timezone.now()
     agent = locked.agent
-    pending = locked.offers.select_related("agent").filter(status=Offer.Status.PENDING).first()
-    if pending is not None:
-        pending.status = Offer.Status.WITHDRAWN
-        pending.responded_at = now
-        pending.save(update_fields=["status", "responded_at"])
-        _publish_withdrawn(item=locked, offer=pending, reason=reason or "cancelled")
+    _withdraw_pending(item=locked, now=now, reason=reason or "cancelled")
     locked.status = WorkItem.Status.CANCELLED
     locked.finished_at = now
     locked.save(update_fields=["status", "finished_at"])
@@ -575,9 +539,21 @@ def work_item_cancel(*, item: WorkItem, reason: str = "") -> WorkItem:
     return locked
 
 
-def _publish_withdrawn(*, item: WorkItem, offer: Offer, reason: str) -> None:
+def _withdraw_pending(*, item: WorkItem, now: datetime, reason: str) -> None:
+    """Void the item's pending offer, if it has one, and tell its agent (item row lock held)."""
+    pending = item.offers.select_related("agent").filter(status=Offer.Status.PENDING).first()
+    if pending is None:
+        return
+    pending.status = Offer.Status.WITHDRAWN
+    pending.responded_at = now
+    pending.save(update_fields=["status", "responded_at"])
+    _publish_offer_closed("work.offer_withdrawn", item=item, offer=pending, reason=reason)
+
+
+def _publish_offer_closed(event: str, *, item: WorkItem, offer: Offer, reason: str) -> None:
+    """Tell the agent an offer they may still see ringing is gone (expired or withdrawn)."""
     publish(
-        "work.offer_withdrawn",
+        event,
         tenant_id=item.tenant_id,
         agent_user_id=offer.agent.user_id,
         payload={
@@ -608,7 +584,7 @@ def offers_withdraw_for_agent(*, agent: AgentProfile, reason: str) -> list[WorkI
             continue
         offer.agent = agent
         _release(item=item, offer=offer, status=Offer.Status.WITHDRAWN, now=now)
-        _publish_withdrawn(item=item, offer=offer, reason=reason)
+        _publish_offer_closed("work.offer_withdrawn", item=item, offer=offer, reason=reason)
         released.append(item)
     return released
 

@@ -48,8 +48,9 @@ from crm.models import (
     TicketStatus,
     User,
 )
+from crm.services.tags import tags_replace, tags_resolve
 from crm.services.timeline import timeline_add
-from crm.tenancy import Principal, require_same_tenant
+from crm.tenancy import Principal
 
 S = TicketStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -101,17 +102,6 @@ def _check_links(
     for name, obj in (("contact", contact), ("queue", queue)):
         if obj is not None and obj.tenant_id != tenant_id:
             raise ValidationError({name: [f"The {name} belongs to another tenant."]})
-
-
-def _resolve_tags(tenant_id: int, tags: Iterable[str | Tag]) -> list[Tag]:
-    result = []
-    for tag in tags:
-        if isinstance(tag, Tag):
-            require_same_tenant(tenant_id, [tag])
-            result.append(tag)
-        elif str(tag).strip():
-            result.append(Tag.objects.get_or_create(tenant_id=tenant_id, name=str(tag).strip())[0])
-    return result
 
 
 def _next_number(tenant: Tenant) -> int:
@@ -176,7 +166,7 @@ def ticket_create(
         due_at=due_at,
         created_by=actor.user if actor is not None else None,
     )
-    tag_objects = _resolve_tags(tenant.pk, tags)
+    tag_objects = tags_resolve(tenant_id=tenant.pk, tags=tags)
     if tag_objects:
         ticket.tags.add(*tag_objects)
     audit_record(actor=actor, action="create", obj=ticket, changes={"number": ticket.number})
@@ -218,14 +208,13 @@ def ticket_update(*, ticket: Ticket, actor: Principal | None, **fields: Any) -> 
             changes[name] = [getattr(ticket, name), fields[name]]
             setattr(ticket, name, fields[name])
     if changes:
-        ticket.save()
+        # Only the changed columns: `ticket` may have been read before a concurrent transition,
+        # and a full save would write its stale status and timestamps back over it.
+        ticket.save(update_fields=[*changes, "updated_at"])
     if "tags" in fields:
-        tag_objects = _resolve_tags(ticket.tenant_id, fields["tags"])
-        before = sorted(ticket.tags.values_list("name", flat=True))
-        ticket.tags.set(tag_objects)
-        after = sorted(t.name for t in tag_objects)
-        if before != after:
-            changes["tags"] = [before, after]
+        changed = tags_replace(obj=ticket, tenant_id=ticket.tenant_id, tags=fields["tags"])
+        if changed:
+            changes["tags"] = changed
     if not changes:
         return ticket
     audit_record(actor=actor, action="update", obj=ticket, changes=changes)
@@ -310,6 +299,20 @@ def ticket_record_first_response(*, ticket: Ticket, at: datetime | None = None) 
     return bool(updated)
 
 
+def note_check_links(*, contact: Contact | None, ticket: Ticket | None) -> None:
+    """Raise `ValidationError` unless a note with this contact and ticket makes sense: at least
+    one of them, of one tenant, and a ticket of that very contact (or of none). Forms call it to
+    show the error next to the field; `note_add` calls it too."""
+    if contact is None and ticket is None:
+        raise ValidationError("A note needs a contact or a ticket.")
+    if contact is None or ticket is None:
+        return
+    _check_links(ticket.tenant_id, contact=contact)
+    if ticket.contact_id not in (None, contact.pk):
+        # The note would sit on one customer's timeline while describing another's ticket.
+        raise ValidationError({"contact": ["The ticket belongs to another contact."]})
+
+
 @transaction.atomic
 def note_add(
     *,
@@ -322,12 +325,10 @@ def note_add(
     ticket's contact's timeline). Notes are never sent to the customer."""
     if not body.strip():
         raise ValidationError({"body": ["Write something."]})
-    if contact is None and ticket is None:
-        raise ValidationError("A note needs a contact or a ticket.")
+    note_check_links(contact=contact, ticket=ticket)
     if contact is None:
         contact = ticket.contact
     tenant_id = ticket.tenant_id if ticket is not None else contact.tenant_id
-    _check_links(tenant_id, contact=contact)
     note = Note.objects.create(
         tenant_id=tenant_id,
         contact=contact,

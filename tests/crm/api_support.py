@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -33,14 +32,6 @@ from tests.crm.factories import (
     TicketFactory,
     UserFactory,
 )
-
-
-def fresh_api_state(settings) -> None:
-    """Per-test set-up for the API tests: forget request counts (SQLite reuses ids after a
-    rolled-back test, so one user id could collect many tests' requests within a throttle
-    window), and hash test passwords cheaply (the real hasher costs ~0.3 s per user)."""
-    cache.clear()
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def session_client(user: User) -> APIClient:

@@ -334,6 +334,37 @@ def test_contact_identities_added_in_the_admin_are_normalised(manager_client, te
     assert contact.timeline.filter(kind="contact.created").exists()
 
 
+def test_erasing_a_contact_also_clears_the_admins_own_history_of_it(manager_client, tenant):
+    # given a contact and a ticket added in the admin, whose history pages quote them
+    from django.contrib.admin.models import LogEntry
+
+    from crm.services.privacy import contact_erase
+
+    data = form_data(manager_client.get(url(m.Contact, "add")))
+    data.update(first_name="Søren", last_name="Kjær")
+    add_inline_row(data, "identities", kind="phone", value="20 12 34 56")
+    manager_client.post(url(m.Contact, "add"), data)
+    contact = m.Contact.objects.get(last_name="Kjær")
+    data = form_data(manager_client.get(url(m.Ticket, "add")))
+    data.update(subject="Søren Kjær moves to Vejle", contact=str(contact.pk))
+    manager_client.post(url(m.Ticket, "add"), data)
+    manager_client.get(reverse("admin:index"))  # shows (and so drops) the "was added" messages
+    assert LogEntry.objects.count() == 2
+
+    # when the contact is erased
+    contact_erase(contact=contact, actor=None)
+
+    # then neither history page quotes the name, the number or the ticket's subject
+    for page in (
+        url(m.Contact, "history", contact.pk),
+        url(m.Ticket, "history", m.Ticket.objects.get().pk),
+    ):
+        body = manager_client.get(page).content.decode()
+        assert "Kjær" not in body
+        assert "+4520123456" not in body
+    assert LogEntry.objects.count() == 2  # who did what and when is kept
+
+
 def test_an_identity_another_contact_holds_is_refused(manager_client, tenant):
     # given a contact holding a number
     holder = ContactFactory(tenant=tenant, first_name="Anna")
@@ -490,6 +521,68 @@ def test_autocomplete_offers_only_the_users_tenants_rows(manager_client, tenant,
     # then only their tenant's contact is offered
     assert response.status_code == 200
     assert [row["id"] for row in response.json()["results"]] == [str(mine.pk)]
+
+
+def test_a_ticket_number_search_keeps_the_changelists_filters(manager_client, tenant):
+    # given ticket #7, which is new, and a closed ticket
+    new = TicketFactory(tenant=tenant, number=7, subject="Router broken")
+    closed = TicketFactory(tenant=tenant, number=8, subject="Invoice", status="closed")
+
+    # when the manager searches the closed tickets for "#7", and all tickets for "#7"
+    filtered = manager_client.get(url(m.Ticket, "changelist"), {"status": "closed", "q": "#7"})
+    unfiltered = manager_client.get(url(m.Ticket, "changelist"), {"q": "#7"})
+
+    # then the filter holds (no match), and without it the number finds the ticket
+    assert list(filtered.context["cl"].result_list) == []
+    assert list(unfiltered.context["cl"].result_list) == [new]
+    assert closed not in unfiltered.context["cl"].result_list
+
+
+def test_a_note_for_one_contact_on_anothers_ticket_is_refused_on_the_page(manager_client, tenant):
+    # given a ticket of one contact, and another contact
+    ticket = TicketFactory(tenant=tenant)
+    other = ContactFactory(tenant=tenant, last_name="Holm")
+
+    # when the manager adds a note naming the ticket and the other contact
+    response = manager_client.post(
+        url(m.Note, "add"),
+        {"tenant": tenant.pk, "ticket": ticket.pk, "contact": other.pk, "body": "Rang"},
+    )
+
+    # then the page says why, and no note was written
+    assert response.status_code == 200
+    assert "The ticket belongs to another contact." in response.content.decode()
+    assert not m.Note.objects.exists()
+
+
+def test_a_manager_exports_contacts_from_the_changelist_and_a_supervisor_cannot(
+    manager_client, client, tenant
+):
+    # given a contact with a phone
+    contact = ContactFactory(tenant=tenant, first_name="Karen")
+    m.ContactIdentity.objects.create(
+        tenant=tenant, contact=contact, kind="phone", value="+4520123456"
+    )
+    action = {"action": "export_json", "_selected_action": [contact.pk]}
+
+    # when the manager runs the export action
+    response = manager_client.post(url(m.Contact, "changelist"), action)
+
+    # then a JSON file with the contact's data is downloaded, and the export is audited
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="contacts-export.json"'
+    (exported,) = response.json()
+    assert exported["contact"]["first_name"] == "Karen"
+    assert [i["value"] for i in exported["identities"]] == ["+4520123456"]
+    assert m.AuditEntry.objects.filter(action="export", object_id=str(contact.pk)).count() == 1
+
+    # and a staff supervisor, who may read contacts, is not offered the action
+    supervisor = member(tenant, m.Role.SUPERVISOR, user=UserFactory(is_staff=True))
+    client.force_login(supervisor)
+    refused = client.post(url(m.Contact, "changelist"), action)
+    assert refused.status_code == 200
+    assert "Content-Disposition" not in refused
+    assert m.AuditEntry.objects.filter(action="export").count() == 1
 
 
 def test_a_password_set_in_the_admin_is_audited_without_its_value(manager_client, tenant):

@@ -249,3 +249,45 @@ def test_changelist_queries_do_not_grow_with_rows(client, model, make, tenant, s
     # then the page costs the same number of queries
     assert model.objects.filter(tenant=tenant).count() == 15
     assert many == few, f"{few} queries for 3 rows, {many} for 15"
+
+
+# Builders that can run many times in one tenant (the ones above use fixed unique names).
+REPEATABLE = {
+    **BUILDERS,
+    m.Tag: lambda tenant: m.Tag.objects.create(tenant=tenant, name=f"tag-{m.Tag.objects.count()}"),
+    m.CustomAttributeDefinition: lambda tenant: m.CustomAttributeDefinition.objects.create(
+        tenant=tenant,
+        key=f"attribute_{m.CustomAttributeDefinition.objects.count()}",
+        label="Attribute",
+    ),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "model",
+    [model for model in CRM_MODELS if model is not m.Tenant],
+    ids=lambda model: model._meta.model_name,
+)
+def test_every_changelist_costs_the_same_queries_for_2_rows_as_for_8(
+    client, model, tenant, staff_manager
+):
+    changelist = _urls(REPEATABLE[model](tenant))[0]
+    REPEATABLE[model](tenant)
+    client.force_login(staff_manager)
+
+    def queries_and_rows() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(changelist)
+        assert response.status_code == 200
+        return len(captured), len(response.context["cl"].result_list)
+
+    # given two rows; when six more are added
+    few, rows_before = queries_and_rows()
+    for _ in range(6):
+        REPEATABLE[model](tenant)
+    many, rows_after = queries_and_rows()
+
+    # then the page shows them all for the same number of queries
+    assert rows_after - rows_before == 6
+    assert many == few, f"{model._meta.model_name}: {few} queries for 2 rows, {many} for 8"

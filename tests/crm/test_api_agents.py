@@ -7,7 +7,7 @@ import pytest
 
 from crm.models import AgentSkill, AuditEntry, Organization, PresenceLog, Role
 from tests.conftest import member
-from tests.crm.api_support import fresh_api_state, ids, key_client, results, session_client
+from tests.crm.api_support import ids, key_client, results, session_client
 from tests.crm.factories import (
     AgentProfileFactory,
     ContactFactory,
@@ -17,13 +17,8 @@ from tests.crm.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 AGENTS = "/api/v1/agents/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 @pytest.fixture
@@ -131,17 +126,22 @@ def test_queues_show_required_skills_and_waiting_count(tenant, viewer_user):
 # --- organizations ---
 
 
-def test_organization_crud_is_audited(tenant, agent_user):
+def test_organization_crud_is_audited_and_only_managers_delete(tenant, agent_user, manager_user):
+    # given an agent who creates and changes an organization
     client = session_client(agent_user)
-
     created = client.post("/api/v1/organizations/", {"name": "Acme A/S", "domain": "acme.dk"})
     url = f"/api/v1/organizations/{created.json()['id']}/"
     changed = client.patch(url, {"notes": "Key account"})
-    deleted = client.delete(url)
 
+    # when the agent and then a manager try to delete it
+    refused = client.delete(url)
+    deleted = session_client(manager_user).delete(url)
+
+    # then only the manager may, and every write is on the trail with who made it
     assert created.status_code == 201, created.content
     assert created.json()["tenant"] == tenant.slug
     assert changed.json()["notes"] == "Key account"
+    assert refused.status_code == 403
     assert deleted.status_code == 204
     assert not Organization.objects.exists()
     actions = list(
@@ -152,7 +152,7 @@ def test_organization_crud_is_audited(tenant, agent_user):
     assert actions == [
         ("create", agent_user.pk),
         ("update", agent_user.pk),
-        ("delete", agent_user.pk),
+        ("delete", manager_user.pk),
     ]
 
 

@@ -10,16 +10,11 @@ from rest_framework.test import APIClient
 
 from crm.models import ApiKey, Role
 from crm.services.api_keys import api_key_create, api_key_revoke
-from tests.crm.api_support import fresh_api_state, ids, session_client
+from tests.crm.api_support import ids, session_client
 from tests.crm.factories import ContactFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 CONTACTS = "/api/v1/contacts/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 def keyed(plain: str) -> APIClient:

@@ -12,21 +12,22 @@ from crm.models import (
     Contact,
     ContactIdentity,
     CustomAttributeDefinition,
+    Note,
     Role,
     Tag,
     TimelineEntry,
 )
 from tests.conftest import member
-from tests.crm.api_support import fresh_api_state, ids, results, session_client
-from tests.crm.factories import ContactFactory, ContactIdentityFactory, OrganizationFactory
+from tests.crm.api_support import ids, results, session_client
+from tests.crm.factories import (
+    ContactFactory,
+    ContactIdentityFactory,
+    OrganizationFactory,
+    TicketFactory,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 CONTACTS = "/api/v1/contacts/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 @pytest.fixture
@@ -149,6 +150,17 @@ def test_lookup_finds_the_contact_by_phone_or_email(client, tenant, query):
 
     assert response.status_code == 200, response.content
     assert response.json()["id"] == contact.pk
+
+
+def test_a_lookup_that_finds_a_contact_is_recorded_in_the_audit_trail(client, tenant, agent_user):
+    contact = ContactFactory(tenant=tenant)
+    ContactIdentityFactory(contact=contact, value="+4520123456")
+
+    client.get(f"{CONTACTS}lookup/", {"phone": "+4520123456"})
+    client.get(f"{CONTACTS}lookup/", {"phone": "+4599999999"})
+
+    entry = AuditEntry.objects.get(action="view")
+    assert (entry.object_id, entry.actor) == (str(contact.pk), agent_user)
 
 
 def test_lookup_of_an_unknown_number_is_404(client, tenant):
@@ -279,6 +291,31 @@ def test_manager_erases_a_contact_and_agents_may_not(client, tenant):
     assert contact.erased_at is not None
     assert contact.first_name == ""
     assert not contact.identities.exists()
+
+
+def test_manager_exports_everything_held_on_a_contact_and_agents_may_not(client, tenant):
+    # given a contact with a phone, a ticket and a note
+    contact = ContactFactory(tenant=tenant, first_name="Karen")
+    ContactIdentityFactory(contact=contact, value="+4520123456")
+    ticket = TicketFactory(tenant=tenant, contact=contact, subject="Router broken")
+    Note.objects.create(tenant=tenant, contact=contact, ticket=ticket, body="Called back")
+    manager = member(tenant, Role.MANAGER)
+    url = f"{CONTACTS}{contact.pk}/export/"
+
+    # when an agent and a manager ask for the export
+    refused = client.get(url)
+    exported = session_client(manager).get(url)
+
+    # then only the manager gets it, as JSON, and the export is on the audit trail
+    assert refused.status_code == 403
+    assert exported.status_code == 200, exported.content
+    data = exported.json()
+    assert data["contact"]["first_name"] == "Karen"
+    assert [i["value"] for i in data["identities"]] == ["+4520123456"]
+    assert [t["subject"] for t in data["tickets"]] == ["Router broken"]
+    assert [n["body"] for n in data["notes"]] == ["Called back"]
+    entry = AuditEntry.objects.get(action="export")
+    assert (entry.object_id, entry.actor) == (str(contact.pk), manager)
 
 
 def test_lookup_for_a_user_of_several_tenants_names_the_tenant(tenant, other_tenant):

@@ -19,19 +19,13 @@ from tests.conftest import member
 from tests.crm.api_support import (
     TenantWorld,
     build_world,
-    fresh_api_state,
     ids,
     key_client,
     session_client,
 )
 from tests.crm.factories import ContactFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 
 
 @dataclass(frozen=True)
@@ -42,6 +36,8 @@ class Case:
     body: Callable[[TenantWorld], dict[str, Any]] | None = None
     # The row whose state must not change when B's object is targeted.
     row: Callable[[TenantWorld], Any] | None = None
+    # Whether a viewer may make this request on their own tenant's object.
+    viewer_may: bool = True
 
     def __str__(self) -> str:
         return self.name
@@ -81,6 +77,12 @@ CASES = [
     ),
     Case("contact erase", "delete", lambda w: f"/api/v1/contacts/{w.contact.pk}/", row=_contact),
     Case("contact timeline", "get", lambda w: f"/api/v1/contacts/{w.contact.pk}/timeline/"),
+    Case(
+        "contact export",
+        "get",
+        lambda w: f"/api/v1/contacts/{w.contact.pk}/export/",
+        viewer_may=False,
+    ),
     Case(
         "contact merge",
         "post",
@@ -152,7 +154,8 @@ CASES = [
     Case("queue retrieve", "get", lambda w: f"/api/v1/queues/{w.queue.pk}/"),
 ]
 WRITE_CASES = [c for c in CASES if c.method != "get"]
-READ_CASES = [c for c in CASES if c.method == "get"]
+READ_CASES = [c for c in CASES if c.method == "get" and c.viewer_may]
+MANAGER_READ_CASES = [c for c in CASES if c.method == "get" and not c.viewer_may]
 LISTS = {
     "/api/v1/contacts/": "contact",
     "/api/v1/organizations/": "organization",
@@ -384,6 +387,16 @@ def test_viewer_reads(worlds, viewer_of_a, case):
 
     # A viewer's presence log is empty (supervisors read others'), but the agent is visible.
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("case", MANAGER_READ_CASES, ids=str)
+def test_viewer_cannot_read_what_only_managers_may(worlds, viewer_of_a, case):
+    a, _ = worlds
+
+    response = send(viewer_of_a, case, a)
+
+    assert response.status_code == 403, response.content
+    assert response.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.parametrize(

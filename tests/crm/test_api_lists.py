@@ -6,7 +6,7 @@ import pytest
 
 from crm.models import AgentSkill, Note, PresenceLog, Role, Tag, TimelineEntry
 from tests.conftest import member
-from tests.crm.api_support import count_queries, fresh_api_state, key_client, session_client
+from tests.crm.api_support import count_queries, key_client, session_client
 from tests.crm.factories import (
     AgentProfileFactory,
     ContactFactory,
@@ -18,7 +18,7 @@ from tests.crm.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 # What each list costs with an API key (the key; the parent row for nested lists; the page; one
 # query per prefetched relation). A session costs two more (session, user; the memberships
 # replace the key). The point of the test is the equality; the budget catches creep.
@@ -34,11 +34,6 @@ BUDGET = {
     "search": 9,
 }
 SESSION_EXTRA = 2
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 def populate(tenant, n: int) -> dict:

@@ -21,6 +21,7 @@ def test_schema_generates_and_validates_without_warnings(tmp_path):
         "/api/v1/contacts/{id}/merge/",
         "/api/v1/contacts/lookup/",
         "/api/v1/contacts/{id}/timeline/",
+        "/api/v1/contacts/{id}/export/",
         "/api/v1/tickets/{id}/transition/",
         "/api/v1/tickets/{id}/notes/",
         "/api/v1/agents/{id}/presence/",

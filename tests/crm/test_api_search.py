@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.crm.api_support import fresh_api_state, session_client
+from tests.crm.api_support import session_client
 from tests.crm.factories import (
     ContactFactory,
     ContactIdentityFactory,
@@ -12,13 +12,8 @@ from tests.crm.factories import (
     TicketFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 SEARCH = "/api/v1/search/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 def test_search_finds_each_kind(tenant, agent_user):

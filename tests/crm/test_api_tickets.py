@@ -7,16 +7,11 @@ import pytest
 from crm.models import Note, Role, Tag, Ticket, TicketStatus
 from crm.services.tickets import ALLOWED_TRANSITIONS
 from tests.conftest import member
-from tests.crm.api_support import fresh_api_state, ids, key_client, results, session_client
+from tests.crm.api_support import ids, key_client, results, session_client
 from tests.crm.factories import ContactFactory, QueueFactory, TicketFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_api_state")]
 TICKETS = "/api/v1/tickets/"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_api_state(settings):
-    fresh_api_state(settings)
 
 
 @pytest.fixture

@@ -17,16 +17,6 @@ from tests.crm.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
-
-
-@pytest.fixture
-def manager(manager_user):
-    return principal_for_user(manager_user)
-
-
 def test_a_manager_reads_who_created_changed_and_viewed_a_contact(tenant, agent, manager):
     # given an agent who creates, changes and views a contact
     contact = contact_create(tenant=tenant, actor=agent, first_name="Anna")

@@ -10,7 +10,6 @@ import itertools
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -21,32 +20,12 @@ from crm import realtime
 from crm.events import CATALOGUE, Audience, DomainEvent, publish
 from crm.models import Role
 from crm.realtime import Subscription, groups_for_event
-from tests.conftest import member
+from tests.conftest import flush_live_state, member
 from tests.crm.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 3
-
-
-def flush_live_state() -> None:
-    """Delete the channel layer's groups and queues and the replay log (all under its prefix).
-
-    Done with a plain Redis client: the layer's own `flush()` would also close the connection
-    pool that crm.realtime's long-lived fan-out loop is using.
-    """
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are created per test; the production hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

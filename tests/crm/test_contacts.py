@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from crm.events import DomainEvent, subscribe, unsubscribe
 from crm.models import AuditEntry, Contact, ContactIdentity, CustomAttributeDefinition, Role
 from crm.selectors.contacts import (
     contact_by_email,
@@ -26,19 +25,6 @@ from tests.conftest import member
 from tests.crm.factories import ContactFactory, ContactIdentityFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def received():
-    events: list[DomainEvent] = []
-    subscribe(events.append)
-    yield events
-    unsubscribe(events.append)
-
-
-@pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
 
 
 def identities_of(contact: Contact) -> list[tuple[str, str, bool]]:

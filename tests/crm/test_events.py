@@ -14,15 +14,6 @@ from crm.events import CATALOGUE, Audience, DomainEvent, publish, subscribe, uns
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 
 
-@pytest.fixture
-def received():
-    """Every event handed to subscribers while the test runs."""
-    events: list[DomainEvent] = []
-    subscribe(events.append)
-    yield events
-    unsubscribe(events.append)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_an_event_published_in_a_rolled_back_transaction_is_never_sent(tenant, received):
     # given a service that publishes and then fails

@@ -5,28 +5,13 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from crm.events import DomainEvent, subscribe, unsubscribe
-from crm.models import AuditEntry, ContactMerge, Note, TimelineEntry
+from crm.models import AuditEntry, Contact, ContactMerge, Note, TimelineEntry
 from crm.selectors.contacts import contact_by_phone, contacts_for
-from crm.services.contacts import contact_create, contact_merge
+from crm.services.contacts import contact_create, contact_merge, contact_update
 from crm.services.tickets import note_add, ticket_create
-from crm.tenancy import principal_for_user
 from tests.crm.factories import ContactFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def received():
-    events: list[DomainEvent] = []
-    subscribe(events.append)
-    yield events
-    unsubscribe(events.append)
-
-
-@pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
 
 
 @pytest.fixture
@@ -145,3 +130,20 @@ def test_contacts_of_different_tenants_cannot_be_merged(tenant, other_tenant, ag
         contact_merge(source=theirs, target=mine, actor=agent)
     theirs.refresh_from_db()
     assert theirs.merged_into is None
+
+
+def test_a_change_saved_from_a_copy_read_before_the_merge_keeps_the_source_merged(
+    agent, duplicate_pair
+):
+    # given an agent's copy of the source, read before it was merged away
+    source, target = duplicate_pair
+    stale = Contact.objects.get(pk=source.pk)
+    contact_merge(source=source, target=target, actor=agent)
+
+    # when the agent saves a change from that copy
+    contact_update(contact=stale, actor=agent, last_name="Bergström")
+
+    # then the source is still merged into the target and stays out of the lists
+    source.refresh_from_db()
+    assert source.merged_into == target
+    assert source not in contacts_for(agent)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from crm.models import Offer, Presence, PresenceLog, WorkItem
@@ -14,14 +14,6 @@ from tests.conftest import member
 from tests.crm.factories import AgentProfileFactory, QueueFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Events handed to subscribers (only this recorder: nothing goes to Redis)."""
-    events = []
-    monkeypatch.setattr("crm.events._subscribers", [events.append])
-    return events
 
 
 def enqueue(queue, channel_kind="voice"):
@@ -55,6 +47,28 @@ def test_each_change_closes_the_open_log_row_and_opens_a_new_one(tenant):
     agent.refresh_from_db()
     assert agent.presence == Presence.AVAILABLE
     assert agent.presence_changed_at == rows[2].started_at
+
+
+def test_only_the_agent_and_staff_of_the_tenant_set_an_agents_presence(tenant, other_tenant):
+    # given an agent, a colleague, a supervisor, and a supervisor of another tenant
+    agent = AgentProfileFactory(tenant=tenant)
+    colleague = principal_for_user(member(tenant, "agent"))
+    foreign_supervisor = principal_for_user(member(other_tenant, "supervisor"))
+
+    # when the colleague and the foreign supervisor try, they are refused
+    for outsider in (colleague, foreign_supervisor):
+        with pytest.raises(PermissionDenied):
+            agent_set_presence(agent=agent, presence=Presence.BREAK, actor=outsider)
+    agent.refresh_from_db()
+    assert agent.presence == Presence.OFFLINE
+    assert not PresenceLog.objects.exists()
+
+    # and the agent themselves and the tenant's supervisor may
+    himself = principal_for_user(agent.user)
+    supervisor = principal_for_user(member(tenant, "supervisor"))
+    agent_set_presence(agent=agent, presence=Presence.AVAILABLE, actor=himself)
+    agent_set_presence(agent=agent, presence=Presence.BREAK, actor=supervisor)
+    assert agent.presence == Presence.BREAK
 
 
 def test_presence_change_is_published_after_commit(

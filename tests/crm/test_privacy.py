@@ -6,34 +6,14 @@ import json
 
 import pytest
 
-from crm.events import DomainEvent, subscribe, unsubscribe
 from crm.models import AuditEntry, Contact, Note, Ticket, TicketStatus, TimelineEntry
 from crm.selectors.contacts import contact_by_phone
-from crm.services.contacts import contact_create, contact_merge
+from crm.services.contacts import contact_create, contact_merge, contact_update
 from crm.services.privacy import ERASED, contact_erase, contact_export
 from crm.services.tickets import note_add, ticket_create, ticket_transition
-from crm.tenancy import principal_for_user
 from tests.crm.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def received():
-    events: list[DomainEvent] = []
-    subscribe(events.append)
-    yield events
-    unsubscribe(events.append)
-
-
-@pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
-
-
-@pytest.fixture
-def manager(manager_user):
-    return principal_for_user(manager_user)
 
 
 @pytest.fixture
@@ -148,3 +128,17 @@ def test_an_erased_contacts_export_shows_nothing_personal(customer, manager):
     assert "Anna" not in data
     assert "anna@example.com" not in data
     assert "+4520123456" not in data
+
+
+def test_a_change_saved_from_a_copy_read_before_the_erasure_does_not_undo_it(customer, manager):
+    # given an agent's copy of the contact, read before a manager erased it
+    stale = Contact.objects.get(pk=customer.pk)
+    contact_erase(contact=customer, actor=manager)
+
+    # when the agent saves a change from that copy
+    contact_update(contact=stale, actor=manager, language="en")
+
+    # then the contact stays erased: names and the erasure mark are not written back
+    customer.refresh_from_db()
+    assert customer.erased_at is not None
+    assert (customer.first_name, customer.last_name, customer.language) == ("", "", "en")

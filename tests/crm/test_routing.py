@@ -37,14 +37,6 @@ from tests.crm.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def published(monkeypatch):
-    """Events handed to subscribers (only this recorder: nothing goes to Redis)."""
-    events = []
-    monkeypatch.setattr("crm.events._subscribers", [events.append])
-    return events
-
-
 def make_agent(tenant, *, idle_minutes=0, capacity=None, skills=None, presence=None, queues=()):
     agent = AgentProfileFactory(
         tenant=tenant,
@@ -459,6 +451,34 @@ def test_cancelled_item_withdraws_the_offer_and_frees_the_agent_for_waiting_work
     assert Offer.objects.get(work_item=hung_up).status == Offer.Status.WITHDRAWN
     assert pending_offer(waiting).agent == agent
     assert [e.name for e in published] == ["work.offer_withdrawn", "work.cancelled", "work.offered"]
+
+
+def test_finishing_an_item_still_offered_withdraws_the_offer_on_the_agents_screen(
+    tenant, published, django_capture_on_commit_callbacks
+):
+    # given an agent whose screen is ringing with an offer
+    queue = QueueFactory(tenant=tenant)
+    agent = make_agent(tenant)
+    item = enqueue(queue)
+    offer = pending_offer(item)
+    published.clear()
+
+    # when the item is finished elsewhere before the agent answers
+    with django_capture_on_commit_callbacks(execute=True):
+        work_item_finish(item=item)
+
+    # then the offer is withdrawn, and the agent hears so before the item is reported done
+    offer.refresh_from_db()
+    assert offer.status == Offer.Status.WITHDRAWN
+    assert [e.name for e in published] == ["work.offer_withdrawn", "work.finished"]
+    withdrawn = published[0]
+    assert withdrawn.agent_user_id == agent.user_id
+    assert withdrawn.payload == {
+        "offer_id": offer.pk,
+        "work_item_id": item.pk,
+        "agent_id": agent.pk,
+        "reason": "finished",
+    }
 
 
 def test_finishing_or_cancelling_twice_changes_nothing(tenant):

@@ -17,11 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
-
-
-@pytest.fixture
 def directory(tenant, other_tenant):
     """A few records in the tenant, and look-alikes in another tenant that must never show."""
     nordlys = OrganizationFactory(tenant=tenant, name="Nordlys Energi")

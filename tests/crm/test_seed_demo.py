@@ -6,13 +6,19 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from crm.management.commands.seed_demo import DEMO_PASSWORD
 from crm.models import ContactIdentity, Tenant, Ticket, TicketStatus, TimelineEntry, User
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    # The demo is for development machines (`make run` sets DEBUG); pytest turns DEBUG off.
+    settings.DEBUG = True
 
 
 def row_counts() -> dict[str, int]:
@@ -91,3 +97,17 @@ def test_every_printed_login_works_and_managers_reach_the_admin(client):
     body = response.content.decode()
     assert "Måleren viser forkert forbrug" in body
     assert "Błędna faktura" not in body
+
+
+def test_it_refuses_to_run_with_debug_off_unless_forced(settings):
+    # given a production-like configuration
+    settings.DEBUG = False
+
+    # when the demo is loaded, then it refuses and creates nobody (no published password)
+    with pytest.raises(CommandError, match="DEBUG off"):
+        run_seed()
+    assert not User.objects.exists()
+
+    # and --force loads it anyway
+    call_command("seed_demo", "--force", stdout=StringIO())
+    assert User.objects.filter(username="admin", is_superuser=True).exists()

@@ -8,7 +8,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 
-from crm.events import DomainEvent, subscribe, unsubscribe
 from crm.models import AuditEntry, Role, Tenant, Ticket, TicketPriority, TicketStatus
 from crm.selectors.tickets import notes_for_ticket, tickets_for
 from crm.services.tickets import (
@@ -21,26 +20,12 @@ from crm.services.tickets import (
     ticket_transition,
     ticket_update,
 )
-from crm.tenancy import principal_for_user
 from tests.conftest import member
 from tests.crm.factories import ContactFactory, QueueFactory, TicketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 S = TicketStatus
-
-
-@pytest.fixture
-def received():
-    events: list[DomainEvent] = []
-    subscribe(events.append)
-    yield events
-    unsubscribe(events.append)
-
-
-@pytest.fixture
-def agent(agent_user):
-    return principal_for_user(agent_user)
 
 
 @pytest.fixture
@@ -185,6 +170,29 @@ def test_a_stale_ticket_object_cannot_skip_the_rules(ticket, agent):
     assert error.value.allowed == []
 
 
+def test_a_tag_name_too_long_to_store_is_a_field_error(tenant, agent):
+    with pytest.raises(ValidationError) as error:
+        ticket_create(tenant=tenant, actor=agent, subject="Outage", tags=["x" * 61])
+
+    assert list(error.value.message_dict) == ["tags"]
+    assert not Ticket.objects.exists()
+
+
+def test_updating_a_stale_ticket_object_keeps_a_concurrent_status_change(ticket, agent):
+    # given an agent who read the ticket while it was new; a colleague then closes it
+    stale = Ticket.objects.get(pk=ticket.pk)
+    ticket_transition(ticket=ticket, status=S.CLOSED, actor=agent)
+
+    # when the first agent saves a new subject from their stale copy
+    ticket_update(ticket=stale, actor=agent, subject="Outage in Aarhus")
+
+    # then the subject changed and the ticket is still closed, with its timestamps
+    ticket.refresh_from_db()
+    assert (ticket.subject, ticket.status) == ("Outage in Aarhus", S.CLOSED)
+    assert ticket.closed_at is not None
+    assert ticket.resolved_at is not None
+
+
 def test_solving_closing_and_reopening_keep_the_timestamps_right(
     ticket, agent, contact, received, django_capture_on_commit_callbacks
 ):
@@ -278,6 +286,17 @@ def test_a_note_on_a_ticket_lands_on_its_contacts_timeline(
     assert [e.name for e in received] == ["note.added"]
     with pytest.raises(ValidationError):
         note_add(actor=agent, body="  ", ticket=ticket)
+
+
+def test_a_note_naming_a_ticket_and_another_contact_is_refused(tenant, ticket, agent):
+    someone_else = ContactFactory(tenant=tenant)
+
+    with pytest.raises(ValidationError) as error:
+        note_add(actor=agent, body="Rang about it", ticket=ticket, contact=someone_else)
+
+    assert list(error.value.message_dict) == ["contact"]
+    assert not someone_else.timeline.exists()
+    assert not ticket.notes.exists()
 
 
 def test_tickets_for_loads_a_page_in_two_queries(

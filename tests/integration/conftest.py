@@ -9,7 +9,6 @@ Tests here use `transactional_db`: the worker's own database connection must see
 from __future__ import annotations
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from celery.contrib.testing.worker import start_worker
 from channels.layers import get_channel_layer
@@ -19,20 +18,7 @@ from django.test import Client
 
 from contactcenter.asgi import application
 from contactcenter.celery import app as celery_app
-
-
-def flush_live_state() -> None:
-    """Delete the channel layer's groups and queues and the replay log (all under its prefix).
-
-    Done with a plain Redis client: the layer's own `flush()` would also close the connection
-    pool that crm.realtime's long-lived fan-out loop is using.
-    """
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+from tests.conftest import flush_live_state
 
 
 @pytest.fixture
@@ -41,12 +27,6 @@ def channel_layer():
     flush_live_state()
     yield get_channel_layer()
     flush_live_state()
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are created per test; the production hasher would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from datetime import date, time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from crm.identities import normalize_phone
@@ -383,7 +383,20 @@ def seed(report: SeedReport) -> SeedReport:
 class Command(BaseCommand):
     help = "Load idempotent demo data (two tenants, agents, queues, contacts, tickets)."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load the demo data even with DEBUG off (never on a real deployment).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            # The demo creates a superuser whose password is printed here and in the code.
+            raise CommandError(
+                "Refusing to load demo data with DEBUG off: it creates logins with a published "
+                "password, a superuser among them. Use --force on a throw-away database."
+            )
         report = seed(SeedReport())
         created = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
         self.stdout.write(
