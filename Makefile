@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt install lock migrate seed bench clean
+.PHONY: run test lint fmt install lock migrate seed bench bench-voice clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -40,6 +40,10 @@ seed: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/contact_lookup.py
+
+# Needs DATABASE_URL (PostgreSQL) and wrk; see the docstring of benchmarks/voice_webhooks.py.
+bench-voice: $(STAMP)
+	$(PY) benchmarks/voice_webhooks.py
 
 # Re-pin every dependency after changing pyproject.toml.
 lock:

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "channels_inbox",
     "surveys",
     "campaigns",
+    "contactcenter",
 ]
 
 MIDDLEWARE = [
@@ -262,6 +263,9 @@ ROUTING_REOFFER_COOLDOWN_SECONDS = env.int(
 TELEPHONY_RING_TIMEOUT_SECONDS = env.int("TELEPHONY_RING_TIMEOUT_SECONDS", default=15)
 # Audio played to waiting callers between announcements; empty means silence.
 TELEPHONY_HOLD_MUSIC_URL = env.str("TELEPHONY_HOLD_MUSIC_URL", default="")
+# After-call work: seconds an agent stays in AFTER_CALL_WORK once their call leg ends, unless
+# they wrap up earlier; then they are AVAILABLE again. 0 skips after-call work.
+TELEPHONY_WRAPUP_SECONDS = env.int("TELEPHONY_WRAPUP_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

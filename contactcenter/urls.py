@@ -10,8 +10,11 @@ urlpatterns = [
     path("accounts/", include("crm.urls")),
     path("admin/", admin.site.urls),
     path("hooks/twilio/voice/", include("telephony.urls")),
+    path("api/v1/telephony/", include("telephony.api_urls")),
+    path("api/v1/calls/", include("telephony.incall_urls")),
     path("api/v1/", include("crm.api.urls")),
     path("telephony/", include("telephony.token_urls")),
+    path("", include("contactcenter.workspace.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

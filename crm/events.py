@@ -63,9 +63,19 @@ CATALOGUE: dict[str, Audience] = {
     "call.queued": Audience.STAFF,
     # call_id, agent_id, queue_id, work_item_id, contact_id, wait_seconds
     "call.answered": Audience.AGENT,
+    # call_id, callback_id, work_item_id, queue_id, contact_id, reason (pressed, max_wait)
+    "call.callback_requested": Audience.STAFF,
     # call_id, status, outcome, abandoned, agent_id, queue_id, wait_seconds, ring_seconds,
     # talk_seconds, duration_seconds
     "call.ended": Audience.STAFF,
+    # call_id, agent_id, queue_id, hold_started_at
+    "call.held": Audience.STAFF,
+    # call_id, agent_id, queue_id, hold_seconds (this hold), total_hold_seconds
+    "call.resumed": Audience.STAFF,
+    # call_id, from_agent_id, kind (agent, queue, number), to_agent_id, to_queue_id, to_number
+    "call.transferred": Audience.STAFF,
+    # call_id, agent_id, disposition (code or null), ticket_id, wrapup_seconds, timed_out
+    "call.wrapped_up": Audience.STAFF,
     # id, call_id, contact_id, from
     "voicemail.received": Audience.TENANT,
 }

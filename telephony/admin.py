@@ -9,7 +9,17 @@ from django.contrib import admin
 from django.db import models
 
 from crm.admin_base import ReadOnlyAdmin, TabularInline, TenantScopedAdmin
-from telephony.models import Call, CallEvent, IvrMenu, IvrOption, PhoneNumber, Recording, Voicemail
+from telephony.models import (
+    Call,
+    CallEvent,
+    DispositionCode,
+    IvrMenu,
+    IvrOption,
+    PhoneNumber,
+    QueueVoiceSettings,
+    Recording,
+    Voicemail,
+)
 
 TENANT_FILTER = ("tenant", admin.RelatedOnlyFieldListFilter)
 # Provider and audio URLs are https; also silences Django 5's "default scheme" warning.
@@ -78,6 +88,16 @@ class CallAdmin(ReadOnlyAdmin):
     inlines = [CallEventInline]
 
 
+@admin.register(DispositionCode)
+class DispositionCodeAdmin(TenantScopedAdmin):
+    """The outcomes agents pick at wrap-up, per tenant."""
+
+    list_display = ("label", "code", "tenant", "is_active", "sort_order")
+    list_select_related = ("tenant",)
+    list_filter = (TENANT_FILTER, "is_active")
+    search_fields = ("code", "label")
+
+
 @admin.register(Voicemail)
 class VoicemailAdmin(ReadOnlyAdmin):
     formfield_overrides = URL_FIELDS
@@ -94,3 +114,12 @@ class RecordingAdmin(ReadOnlyAdmin):
     list_select_related = ("tenant", "call")
     list_filter = (TENANT_FILTER, "status")
     search_fields = ("recording_sid",)
+
+
+@admin.register(QueueVoiceSettings)
+class QueueVoiceSettingsAdmin(TenantScopedAdmin):
+    """Per queue: recording policy, the callback offer, and what max wait leads to."""
+
+    list_display = ("queue", "tenant", "recording_policy", "callback_enabled", "max_wait_action")
+    list_select_related = ("tenant", "queue")
+    list_filter = (TENANT_FILTER, "callback_enabled", "max_wait_action")

@@ -71,19 +71,33 @@ def enqueue(*, queue_name: str, wait_url: str, action_url: str) -> str:
 
 
 def queue_wait(
-    speech: Speech, *, position: int | None, wait_minutes: int | None, music_url: str = ""
+    speech: Speech,
+    *,
+    position: int | None,
+    wait_minutes: int | None,
+    music_url: str = "",
+    callback_url: str = "",
 ) -> str:
-    """What a waiting caller hears: position, expected wait, then music (or a pause)."""
+    """What a waiting caller hears: position, expected wait, then music (or a pause).
+
+    With `callback_url` the announcements sit in a one-key `<Gather>` that also offers a
+    callback ("press 1 to be called back"); the key is posted to `callback_url`.
+    """
     response = VoiceResponse()
+    target = response
+    if callback_url:
+        target = response.gather(action=callback_url, method="POST", num_digits=1, timeout=1)
     if position:
-        _say(response, speech, speech.text("position", position=position))
+        _say(target, speech, speech.text("position", position=position))
     if wait_minutes is not None:
         text = (
             speech.text("estimate_one")
             if wait_minutes <= 1
             else speech.text("estimate", minutes=wait_minutes)
         )
-        _say(response, speech, text)
+        _say(target, speech, text)
+    if callback_url:
+        _say(target, speech, speech.text("callback_offer"))
     if music_url:
         response.play(music_url)
     else:
@@ -91,10 +105,26 @@ def queue_wait(
     return str(response)
 
 
-def ring_agent(*, identity: str, timeout: int, action_url: str, leg_status_url: str) -> str:
-    """Ring one agent's browser softphone; the Dial action reports how it went."""
+def ring_agent(
+    *,
+    identity: str,
+    timeout: int,
+    action_url: str,
+    leg_status_url: str,
+    recording_status_url: str = "",
+    announcement: str = "",
+    speech: Speech | None = None,
+) -> str:
+    """Ring one agent's browser softphone; the Dial action reports how it went.
+
+    With `recording_status_url` the bridged call is recorded (both parties, one channel
+    each), after `announcement` is said to the caller."""
     response = VoiceResponse()
-    dial = response.dial(action=action_url, method="POST", timeout=timeout)
+    if announcement and speech is not None:
+        _say(response, speech, announcement)
+    dial = response.dial(
+        action=action_url, method="POST", timeout=timeout, **_record_args(recording_status_url)
+    )
     dial.client(
         identity,
         status_callback=leg_status_url,
@@ -151,4 +181,83 @@ def leave() -> str:
 def hangup() -> str:
     response = VoiceResponse()
     response.hangup()
+    return str(response)
+
+
+def _record_args(recording_status_url: str) -> dict[str, str]:
+    if not recording_status_url:
+        return {}
+    return {
+        "record": "record-from-answer-dual",
+        "recording_status_callback": recording_status_url,
+        "recording_status_callback_method": "POST",
+        "recording_status_callback_event": "completed absent",
+    }
+
+
+def dial_customer(
+    *,
+    number: str,
+    caller_id: str,
+    action_url: str,
+    leg_status_url: str,
+    timeout: int = 30,
+    recording_status_url: str = "",
+    whisper_url: str = "",
+) -> str:
+    """The agent's leg of an outbound call: dial the customer showing the tenant's caller ID.
+
+    `whisper_url`: TwiML the customer hears when they answer, before being connected (the
+    recording notice)."""
+    response = VoiceResponse()
+    dial = response.dial(
+        caller_id=caller_id,
+        action=action_url,
+        method="POST",
+        timeout=timeout,
+        **_record_args(recording_status_url),
+    )
+    dial.number(
+        number,
+        url=whisper_url or None,
+        method="POST" if whisper_url else None,
+        status_callback=leg_status_url,
+        status_callback_event="answered completed",
+        status_callback_method="POST",
+    )
+    return str(response)
+
+
+def say_leave(speech: Speech, *texts: str) -> str:
+    """Say `texts` to a waiting caller, then take them out of the queue."""
+    response = VoiceResponse()
+    for text in texts:
+        _say(response, speech, text)
+    response.leave()
+    return str(response)
+
+
+def hold(*, music_url: str, again_url: str) -> str:
+    """A caller on hold: music in an endless loop, or 30 s of silence and ask again."""
+    response = VoiceResponse()
+    if music_url:
+        response.play(music_url, loop=0)
+    else:
+        response.pause(length=30)
+        response.redirect(again_url, method="POST")
+    return str(response)
+
+
+def redirect(url: str) -> str:
+    """Continue with the TwiML at `url`."""
+    response = VoiceResponse()
+    response.redirect(url, method="POST")
+    return str(response)
+
+
+def say(speech: Speech, *texts: str) -> str:
+    """Only say `texts` (e.g. a notice whispered to a dialled party before connecting)."""
+    response = VoiceResponse()
+    for text in texts:
+        _say(response, speech, text)
     return str(response)

@@ -7,8 +7,15 @@ from telephony.models.calls import (
     Recording,
     Voicemail,
 )
+from telephony.models.dispositions import DispositionCode
 from telephony.models.ivr import IvrAction, IvrMenu, IvrOption
 from telephony.models.numbers import PhoneNumber, RecordingPolicy
+from telephony.models.outbound import (
+    CallbackRequest,
+    MaxWaitAction,
+    OutboundCall,
+    QueueVoiceSettings,
+)
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -16,10 +23,15 @@ __all__ = [
     "CallEvent",
     "CallOutcome",
     "CallStatus",
+    "CallbackRequest",
+    "DispositionCode",
     "IvrAction",
     "IvrMenu",
     "IvrOption",
+    "MaxWaitAction",
+    "OutboundCall",
     "PhoneNumber",
+    "QueueVoiceSettings",
     "Recording",
     "RecordingPolicy",
     "Voicemail",

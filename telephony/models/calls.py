@@ -6,7 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import AgentProfile, Contact, Queue, Tenant, TenantOwned, WorkItem
+from crm.models import AgentProfile, Contact, Queue, Tenant, TenantOwned, Ticket, WorkItem
+from telephony.models.dispositions import DispositionCode
 from telephony.models.ivr import IvrMenu
 from telephony.models.numbers import PhoneNumber
 
@@ -51,6 +52,8 @@ class CallOutcome(models.TextChoices):
     ENDED_IN_IVR = "ended_in_ivr", _("Ended in the IVR")
     CLOSED = "closed", _("After hours")
     FAILED = "failed", _("Failed")
+    CALLBACK_REQUESTED = "callback_requested", _("Caller asked to be called back")
+    NO_ANSWER = "no_answer", _("Outbound: the customer did not answer")
 
 
 class Call(TenantOwned):
@@ -66,6 +69,7 @@ class Call(TenantOwned):
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("Inbound")
         OUTBOUND = "outbound", _("Outbound")
+        OUTBOUND_API = "outbound-api", _("Outbound (placed by the app)")
 
     sid = models.CharField("CallSid", max_length=64, unique=True)
     direction = models.CharField(max_length=16, choices=Direction.choices)
@@ -102,18 +106,35 @@ class Call(TenantOwned):
     wait_seconds = models.PositiveIntegerField(null=True, blank=True)
     ring_seconds = models.PositiveIntegerField(null=True, blank=True)
     talk_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Time the caller spent on hold while with the agent, and the agent's after-call work
+    # (wrap-up); together with talk they make the handle time (telephony.metrics).
+    hold_seconds = models.PositiveIntegerField(null=True, blank=True)
+    wrapup_seconds = models.PositiveIntegerField(null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Twilio's CallDuration")
     )
     abandoned = models.BooleanField(default=False)
-    outcome = models.CharField(max_length=16, choices=CallOutcome.choices, blank=True)
+    outcome = models.CharField(max_length=24, choices=CallOutcome.choices, blank=True)
     last_sequence_number = models.IntegerField(null=True, blank=True)
+
+    # In the call (telephony.services.incall); hold_seconds / wrapup_seconds above are summed there.
+    hold_started_at = models.DateTimeField(null=True, blank=True, help_text=_("Set while held"))
+    disposition = models.ForeignKey(
+        DispositionCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    wrapup_note = models.TextField(blank=True)
+    wrapped_up_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [
             models.Index(fields=["tenant", "-started_at"]),
             models.Index(fields=["queue", "-started_at"]),
+            # Queue metrics select calls by when they were queued (telephony.metrics).
+            models.Index(fields=["tenant", "queued_at"]),
         ]
 
     def __str__(self) -> str:

@@ -25,9 +25,10 @@ from crm.services.routing import (
     work_item_finish,
 )
 from telephony import twiml
-from telephony.models import Call, CallOutcome
+from telephony.models import Call, CallOutcome, MaxWaitAction
 from telephony.providers import get_voice_provider
 from telephony.selectors import estimated_wait_seconds, queue_position
+from telephony.services.callbacks import callback_convert, queue_voice_settings
 from telephony.services.calls import queue_name, voicemail_twiml
 from telephony.services.common import (
     WebhookError,
@@ -38,6 +39,8 @@ from telephony.services.common import (
     logger,
     speech_for,
 )
+from telephony.services.incall import call_agent_leg_ended
+from telephony.services.recording_policy import recording_policy_for, recording_status_url
 from telephony.services.timings import timings_update
 
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
@@ -68,8 +71,21 @@ def call_queue_wait(*, call_sid: str, call_id: int, provider_position: int | Non
         and item.status == WorkItem.Status.WAITING
         and timezone.now() - item.enqueued_at >= timedelta(seconds=item.queue.max_wait_seconds)
     ):
-        # Waited as long as the queue allows: leave it; the Enqueue action offers voicemail.
+        # Waited as long as the queue allows: a callback where the queue says so (keeping the
+        # place in line), else leave; the Enqueue action then offers voicemail.
+        voice = queue_voice_settings(call.queue_id)
+        if (
+            voice is not None
+            and voice.max_wait_action == MaxWaitAction.CALLBACK
+            and callback_convert(call=call, reason="max_wait") is not None
+        ):
+            speech = speech_for(call.tenant, call.menu)
+            return twiml.say_leave(speech, speech.text("callback_confirmed"))
         return twiml.leave()
+    voice = queue_voice_settings(call.queue_id)
+    callback_url = ""
+    if voice is not None and voice.callback_enabled and item is not None:
+        callback_url = hook_url("voice-queue-callback", call.pk)
     position = queue_position(item) or provider_position
     minutes = None
     if position and call.queue_id:
@@ -80,6 +96,7 @@ def call_queue_wait(*, call_sid: str, call_id: int, provider_position: int | Non
         position=position,
         wait_minutes=minutes,
         music_url=settings.TELEPHONY_HOLD_MUSIC_URL,
+        callback_url=callback_url,
     )
 
 
@@ -97,6 +114,8 @@ def call_queue_exit(*, call_sid: str, call_id: int, result: str, payload: dict) 
         if fresh:
             call_abandon(call=call)
         return twiml.EMPTY
+    if result in LEFT_QUEUE_RESULTS and call.outcome == CallOutcome.CALLBACK_REQUESTED:
+        return twiml.hangup()  # they were told "we will call you back" before leaving
     if result in LEFT_QUEUE_RESULTS:
         if fresh and call.work_item_id:
             work_item_cancel(item=WorkItem.objects.get(pk=call.work_item_id), reason=result)
@@ -178,11 +197,16 @@ def call_ring(*, call_sid: str, call_id: int, offer_id: int) -> str:
     )
     if offer is None or offer.status != Offer.Status.PENDING:
         return _back_to_queue(call)
+    recording = recording_policy_for(call)
+    speech = speech_for(call.tenant, call.menu)
     return twiml.ring_agent(
         identity=agent_identity(offer.agent.user_id),
         timeout=ring_timeout(offer, timezone.now()),
         action_url=hook_url("voice-dial", call.pk, offer.pk),
         leg_status_url=hook_url("voice-agent-leg", call.pk, offer.pk),
+        recording_status_url=recording_status_url(call) if recording.record else "",
+        announcement=speech.text("recording_notice") if recording.announce else "",
+        speech=speech,
     )
 
 
@@ -303,6 +327,9 @@ def call_dial_result(
             offer = _offer_of(locked, offer_id)
             if answered:
                 _answered(call=locked, offer=offer, at=None, talk_seconds=dial_duration)
+                # The agent's leg ended: after-call work first, so finishing the item below
+                # offers them no new work until they have wrapped up.
+                call_agent_leg_ended(call=locked, agent=offer.agent)
                 if locked.work_item is not None:
                     locked.work_item.refresh_from_db()
                     work_item_finish(item=locked.work_item)

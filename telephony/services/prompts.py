@@ -28,6 +28,9 @@ PROMPTS: dict[str, dict[str, str]] = {
         "no_message": "We did not receive a message. Goodbye.",
         "connecting": "Please hold while we connect your call.",
         "queue_problem": "Sorry, we cannot take your call right now.",
+        "callback_offer": "Press 1 to be called back and keep your place in line.",
+        "callback_confirmed": "Thank you. We will call you back when an agent is free. Goodbye.",
+        "recording_notice": "This call may be recorded.",
     },
     "da": {
         "unknown_number": "Beklager, dette nummer er ikke i brug. Farvel.",
@@ -44,6 +47,9 @@ PROMPTS: dict[str, dict[str, str]] = {
         "no_message": "Vi modtog ingen besked. Farvel.",
         "connecting": "Vent venligst, mens vi stiller dig om.",
         "queue_problem": "Beklager, vi kan ikke tage dit opkald lige nu.",
+        "callback_offer": "Tryk 1 for at blive ringet op og beholde din plads i køen.",
+        "callback_confirmed": "Tak. Vi ringer dig op, så snart en medarbejder er ledig. Farvel.",
+        "recording_notice": "Denne samtale kan blive optaget.",
     },
     "pl": {
         "unknown_number": "Przepraszamy, ten numer jest nieaktywny. Do widzenia.",
@@ -60,6 +66,9 @@ PROMPTS: dict[str, dict[str, str]] = {
         "no_message": "Nie otrzymaliśmy wiadomości. Do widzenia.",
         "connecting": "Proszę czekać, łączymy rozmowę.",
         "queue_problem": "Przepraszamy, nie możemy teraz odebrać połączenia.",
+        "callback_offer": "Naciśnij 1, a oddzwonimy, a Ty zachowasz miejsce w kolejce.",
+        "callback_confirmed": "Dziękujemy. Oddzwonimy, gdy konsultant będzie wolny. Do widzenia.",
+        "recording_notice": "Ta rozmowa może być nagrywana.",
     },
 }
 

@@ -429,6 +429,7 @@ class SimulatedCall:
                 talk = int(self.clock.now() - bridged_at)
                 self._step("party-hangs-up", target=target, talk=talk)
                 child.status("completed", "completed", duration=talk)
+                self._dial_recording(verb, talk)
                 dial_status = "completed"
             else:
                 child.status("completed", dial_status)
@@ -439,6 +440,7 @@ class SimulatedCall:
             else:
                 final, talk = "completed", int(self.clock.now() - bridged_at)
                 child.status("completed", "completed", duration=talk)
+                self._dial_recording(verb, talk)
             if isinstance(interrupted, _CallEnded) and interrupted.by == "caller":
                 self._post_dial_action(verb, _dial_params(child.sid, final, talk))
             raise
@@ -482,6 +484,33 @@ class SimulatedCall:
             self._wait(1)
             if softphone.pop_decision(leg_sid) == "hangup":
                 return
+
+    def _dial_recording(self, verb: ET.Element, seconds: int) -> None:
+        """A bridged `<Dial record="record-from-answer...">` ended: the recording is reported
+        to its `recordingStatusCallback` (two channels for the `-dual` modes)."""
+        mode = verb.get("record", "do-not-record")
+        if not mode.startswith("record-from-") or seconds <= 0:
+            return
+        sid = new_sid("RE")
+        self._step("dial-recording", seconds=seconds, mode=mode)
+        if not verb.get("recordingStatusCallback"):
+            return
+        params = {
+            "AccountSid": self.account_sid,
+            "CallSid": self.call_sid,
+            "RecordingSid": sid,
+            "RecordingUrl": (
+                f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
+            ),
+            "RecordingDuration": str(seconds),
+            "RecordingStatus": "completed",
+            "RecordingChannels": "2" if mode.endswith("-dual") else "1",
+            "RecordingSource": "DialVerb",
+            "RecordingStartTime": rfc2822(self.clock.datetime()),
+        }
+        url = urllib.parse.urljoin(self.current_url, verb.get("recordingStatusCallback"))
+        method = verb.get("recordingStatusCallbackMethod", "POST")
+        self._request("recording-status", url, method, params)
 
     def _post_dial_action(self, verb: ET.Element, params: dict[str, str]) -> None:
         """The caller hung up during the Dial: Twilio still requests the action (so the app

@@ -12,10 +12,12 @@ from crm import models as m
 from telephony.models import (
     Call,
     CallEvent,
+    DispositionCode,
     IvrAction,
     IvrMenu,
     IvrOption,
     PhoneNumber,
+    QueueVoiceSettings,
     Recording,
     Voicemail,
 )
@@ -65,8 +67,14 @@ BUILDERS: dict[type, Callable[[m.Tenant], object]] = {
     Voicemail: lambda tenant: Voicemail.objects.create(
         tenant=tenant, call=_call(tenant), recording_sid="RE" + tenant.slug
     ),
+    DispositionCode: lambda tenant: DispositionCode.objects.create(
+        tenant=tenant, code="resolved", label=f"Resolved {tenant.slug}"
+    ),
     Recording: lambda tenant: Recording.objects.create(
         tenant=tenant, call=_call(tenant), recording_sid="RE" + tenant.slug
+    ),
+    QueueVoiceSettings: lambda tenant: QueueVoiceSettings.objects.create(
+        tenant=tenant, queue=QueueFactory(tenant=tenant), callback_enabled=True
     ),
 }
 TELEPHONY_MODELS = sorted(

@@ -9,7 +9,7 @@ from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from crm.management.commands.seed_demo import DEMO_PASSWORD
+from crm.demo import DEMO_PASSWORD
 from crm.models import ContactIdentity, Tenant, Ticket, TicketStatus, TimelineEntry, User
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,8 @@ def _development(settings):
 def row_counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
-        for model in apps.get_app_config("crm").get_models()
+        for app in ("crm", "telephony")
+        for model in apps.get_app_config(app).get_models()
     }
 
 
@@ -47,6 +48,7 @@ def test_running_twice_creates_nothing_the_second_time():
     assert "already present" in output
     assert first["crm.Ticket"] == 12
     assert first["crm.Contact"] == 12
+    assert first["telephony.PhoneNumber"] == 2
 
 
 def test_two_tenants_with_local_languages_numbers_and_names():
@@ -111,3 +113,19 @@ def test_it_refuses_to_run_with_debug_off_unless_forced(settings):
     # and --force loads it anyway
     call_command("seed_demo", "--force", stdout=StringIO())
     assert User.objects.filter(username="admin", is_superuser=True).exists()
+
+
+def test_each_tenant_has_a_number_whose_menu_leads_to_its_voice_queue():
+    from telephony.models import IvrAction, PhoneNumber
+
+    run_seed()
+
+    for number in PhoneNumber.objects.select_related("tenant", "entry_menu"):
+        option = number.entry_menu.options.get(digit="1")
+        assert option.action == IvrAction.QUEUE
+        assert option.target_queue.tenant_id == number.tenant_id
+        assert "voice" in option.target_queue.channel_kinds
+    assert set(PhoneNumber.objects.values_list("number", flat=True)) == {
+        "+4570100100",
+        "+48221001000",
+    }

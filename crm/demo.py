@@ -1,4 +1,5 @@
-"""`python manage.py seed_demo`: demo data for two client companies, and the logins to try it.
+"""The CRM part of the demo data (`python manage.py seed_demo`): two client companies, their
+people, queues, contacts and tickets, and the logins to try it.
 
 Idempotent: every row is looked up by its natural key (tenant slug, username, queue name, a
 contact's phone number, a ticket's subject) and created only when missing, so running it again
@@ -17,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from crm.identities import normalize_phone
@@ -378,38 +377,3 @@ def seed(report: SeedReport) -> SeedReport:
         for spec in TENANTS:
             seed_tenant(spec, report)
     return report
-
-
-class Command(BaseCommand):
-    help = "Load idempotent demo data (two tenants, agents, queues, contacts, tickets)."
-
-    def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "--force",
-            action="store_true",
-            help="Load the demo data even with DEBUG off (never on a real deployment).",
-        )
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["force"]:
-            # The demo creates a superuser whose password is printed here and in the code.
-            raise CommandError(
-                "Refusing to load demo data with DEBUG off: it creates logins with a published "
-                "password, a superuser among them. Use --force on a throw-away database."
-            )
-        report = seed(SeedReport())
-        created = ", ".join(f"{n} {kind}" for kind, n in report.created.items())
-        self.stdout.write(
-            f"Demo data: created {created}." if created else "Demo data already present."
-        )
-        base = settings.PUBLIC_BASE_URL
-        self.stdout.write("")
-        self.stdout.write(f"  Open {base}/  (agents, supervisors)  and  {base}/admin/  (managers)")
-        self.stdout.write(f"  API docs: {base}/api/docs/")
-        self.stdout.write("")
-        self.stdout.write(f"  {'username':<22} {'password':<16} {'role':<11} tenant")
-        for login in report.logins:
-            self.stdout.write(
-                f"  {login.username:<22} {DEMO_PASSWORD:<16} {login.role:<11} {login.tenant}"
-            )
-        self.stdout.write("")
