@@ -45,6 +45,18 @@ bench: $(STAMP)
 bench-voice: $(STAMP)
 	$(PY) benchmarks/voice_webhooks.py
 
+# Needs DATABASE_URL (PostgreSQL); see the docstring of benchmarks/live_fanout.py.
+.PHONY: bench-live
+bench-live: $(STAMP)
+	$(PY) benchmarks/live_fanout.py
+
+# Refresh locale/{da,pl}/LC_MESSAGES/django.po from the code and templates, then compile the .mo
+# files (committed, so a machine without gettext still shows translations). Needs GNU gettext.
+.PHONY: messages
+messages: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py makemessages -l da -l pl --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=tests
+	DEBUG=$${DEBUG:-true} $(PY) manage.py compilemessages -l da -l pl --ignore=.venv --ignore=node_modules
+
 # Re-pin every dependency after changing pyproject.toml.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
