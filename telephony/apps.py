@@ -7,3 +7,6 @@ class TelephonyConfig(AppConfig):
 
     def ready(self) -> None:
         from telephony import subscribers  # noqa: F401  (registers event subscribers)
+        from telephony.config_cache import connect_receivers
+
+        connect_receivers()  # cache invalidation only: no business rules in receivers

@@ -16,7 +16,10 @@ _RECENT_CALLS = 50
 def number_for_incoming(number: str) -> PhoneNumber | None:
     """The phone number a call was made to, with everything the first answer needs: tenant,
     entry menu and queue, both business-hours schedules with rules and holidays, the menu's
-    options. A fixed number of queries (at most six) however large the configuration is."""
+    options. A fixed number of queries (at most six) however large the configuration is.
+
+    The incoming-call webhook reads it through `telephony.config_cache.incoming_number`, which
+    keeps the result per process until the configuration changes."""
     return (
         PhoneNumber.objects.select_related(
             "tenant", "entry_menu", "entry_queue", "business_hours", "entry_menu__business_hours"

@@ -33,6 +33,17 @@ def _isolated_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_routing_config_cache():
+    # A test's rollback sends no signals: without this, a phone number cached by one test
+    # could answer calls in the next (telephony/config_cache.py).
+    from telephony.config_cache import clear_local
+
+    clear_local()
+    yield
+    clear_local()
+
+
 @pytest.fixture
 def tenant(db):
     return TenantFactory(name="Nordlys Energi", slug="nordlys", language="da")

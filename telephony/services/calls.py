@@ -18,8 +18,8 @@ from crm.selectors.contacts import contact_by_phone
 from crm.services.routing import work_item_enqueue
 from crm.services.timeline import timeline_add
 from telephony import twiml
+from telephony.config_cache import incoming_number
 from telephony.models import Call, CallOutcome, IvrAction, IvrMenu, IvrOption, PhoneNumber
-from telephony.selectors import number_for_incoming
 from telephony.services.common import WebhookError, call_for_sid, hook_url, logger, speech_for
 from telephony.services.hours import is_open
 from telephony.services.prompts import Speech
@@ -40,17 +40,18 @@ def call_incoming(*, call_sid: str, from_number: str, to_number: str) -> str:
     (once per CallSid), match the caller to a contact, check business hours, and answer with the
     entry menu (or queue). An unknown called number gets a polite message and a warning log.
 
-    A fixed number of queries whatever the tenant's configuration (asserted in the tests).
+    A fixed number of queries whatever the tenant's configuration (asserted in the tests);
+    the number's configuration comes from the per-process cache (telephony.config_cache).
     """
-    number = number_for_incoming(to_number)
+    number = incoming_number(to_number)
     if number is None:
         logger.warning("incoming call %s to unknown number %s", call_sid, to_number)
         speech = Speech.for_language("en")
         return twiml.say_hangup(speech, speech.text("unknown_number"))
-    call = Call.objects.filter(sid=call_sid).first()
-    if call is None:
-        call = _call_create(number=number, call_sid=call_sid, from_number=from_number)
-    elif call.tenant_id != number.tenant_id:
+    # No lookup first: a new CallSid is the common case, a repeated one hits the unique
+    # constraint and `_call_create` returns the stored call.
+    call = _call_create(number=number, call_sid=call_sid, from_number=from_number)
+    if call.tenant_id != number.tenant_id:
         raise WebhookError(f"call {call_sid} belongs to another number", status=400)
     call.tenant = number.tenant
     return _entry_twiml(call=call, number=number)

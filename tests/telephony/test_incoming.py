@@ -239,3 +239,9 @@ def test_the_incoming_webhook_costs_a_constant_number_of_queries(
     assert "<Gather" in twilio_post(INCOMING, call_params(new_call_sid())).content.decode()
     assert many == few, f"{few} queries before, {many} after"
     assert few <= 14
+    # and once the number's configuration is cached (no edit since the last call), only the
+    # caller lookup and the writes remain (savepoint, call, timeline entry): every call used to
+    # load the number, its menu, options and schedules, and look the CallSid up first (10
+    # queries here); the cold bound above stays for the first call after an edit
+    warm = _incoming_queries(twilio_post)
+    assert warm <= 5, f"{warm} queries with the configuration cached"
