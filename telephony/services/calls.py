@@ -249,16 +249,7 @@ def call_enqueue(*, call: Call, queue: Queue) -> str:
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         if locked.work_item_id is None and not locked.is_over:
-            item = work_item_enqueue(
-                tenant_id=locked.tenant_id,
-                queue=queue,
-                kind=WorkItem.Kind.CALL,
-                channel_kind=ChannelKind.VOICE,
-                ref_type=REF_TYPE,
-                ref_id=str(locked.pk),
-            )
-            locked.queue = queue
-            locked.work_item = item
+            item = call_work_item_attach(call=locked, queue=queue)
             locked.queued_at = item.enqueued_at
             locked.save(update_fields=["queue", "work_item", "queued_at"])
             publish(
@@ -272,6 +263,28 @@ def call_enqueue(*, call: Call, queue: Queue) -> str:
                 },
             )
         queue_id = locked.queue_id or queue.pk
+    return enqueue_twiml(call=call, queue_id=queue_id)
+
+
+def call_work_item_attach(*, call: Call, queue: Queue, priority: int = 0) -> WorkItem:
+    """Put a locked call in line for `queue` through the routing engine and point the call at
+    its new work item (the caller saves the call). Shared by queue entry and queue transfer."""
+    item = work_item_enqueue(
+        tenant_id=call.tenant_id,
+        queue=queue,
+        kind=WorkItem.Kind.CALL,
+        channel_kind=ChannelKind.VOICE,
+        ref_type=REF_TYPE,
+        ref_id=str(call.pk),
+        priority=priority,
+    )
+    call.queue = queue
+    call.work_item = item
+    return item
+
+
+def enqueue_twiml(*, call: Call, queue_id: int) -> str:
+    """`<Enqueue>` into the provider-side queue, with our wait and exit URLs for this call."""
     return twiml.enqueue(
         queue_name=queue_name(queue_id),
         wait_url=hook_url("voice-queue-wait", call.pk),

@@ -39,14 +39,19 @@ from django.utils import timezone
 from crm.events import publish
 from crm.models import AgentProfile, ChannelKind, Presence, Queue, Ticket, WorkItem
 from crm.services.presence import agent_set_presence
-from crm.services.routing import work_item_enqueue, work_item_finish
+from crm.services.routing import work_item_finish
 from crm.services.tickets import note_add, ticket_create
 from crm.services.timeline import timeline_add
 from crm.tenancy import Principal
 from telephony import twiml
 from telephony.models import Call, CallEvent, CallOutcome, DispositionCode
 from telephony.providers import get_voice_provider
-from telephony.services.calls import REF_TYPE, queue_name, voicemail_twiml
+from telephony.services.calls import (
+    REF_TYPE,
+    call_work_item_attach,
+    enqueue_twiml,
+    voicemail_twiml,
+)
 from telephony.services.common import (
     agent_identity,
     call_for_sid,
@@ -338,24 +343,14 @@ def call_transfer_enqueue(*, call_sid: str, call_id: int, queue_id: int) -> str:
         ):
             if current is not None and current.status == WorkItem.Status.ASSIGNED:
                 work_item_finish(item=current)  # never leave an agent's capacity taken
-            item = work_item_enqueue(
-                tenant_id=locked.tenant_id,
+            item = call_work_item_attach(
+                call=locked,
                 queue=queue,
-                kind=WorkItem.Kind.CALL,
-                channel_kind=ChannelKind.VOICE,
-                ref_type=REF_TYPE,
-                ref_id=str(locked.pk),
                 priority=(current.priority if current is not None else 0) + 1,
             )
-            locked.queue = queue
-            locked.work_item = item
             locked.save(update_fields=["queue", "work_item"])
             _record(locked, "transfer_enqueued", {"queue_id": queue.pk, "work_item_id": item.pk})
-    return twiml.enqueue(
-        queue_name=queue_name(queue.pk),
-        wait_url=hook_url("voice-queue-wait", call.pk),
-        action_url=hook_url("voice-queue-exit", call.pk),
-    )
+    return enqueue_twiml(call=call, queue_id=queue.pk)
 
 
 # --- connecting an agent directly (resume, transfer to an agent) ------------------------------
