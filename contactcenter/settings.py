@@ -270,6 +270,60 @@ TELEPHONY_HOLD_MUSIC_URL = env.str("TELEPHONY_HOLD_MUSIC_URL", default="")
 # they wrap up earlier; then they are AVAILABLE again. 0 skips after-call work.
 TELEPHONY_WRAPUP_SECONDS = env.int("TELEPHONY_WRAPUP_SECONDS", default=60)
 
+# --- Inbox (channels_inbox) ---
+# Meta (Messenger, Instagram): one Meta app per installation. Webhook POSTs are verified with the
+# app secret (X-Hub-Signature-256); the subscription check answers when the verify token matches.
+META_APP_SECRET = env.str("META_APP_SECRET", default="")
+META_VERIFY_TOKEN = env.str("META_VERIFY_TOKEN", default="")
+META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v21.0")
+# Without an app secret the simulated Meta signs and receives everything (like Twilio above).
+META_SIMULATED = not META_APP_SECRET
+META_SIMULATOR_APP_SECRET = env.str(
+    "META_SIMULATOR_APP_SECRET",
+    default="simulated-meta-app-secret" if DEBUG else secrets.token_urlsafe(32),
+)
+META_WEBHOOK_APP_SECRET = META_APP_SECRET or META_SIMULATOR_APP_SECRET
+# Inbound fax providers sign with this shared secret (header X-Fax-Signature, HMAC-SHA256 of the
+# body); the channel token in the URL names the channel.
+FAX_WEBHOOK_SECRET = env.str(
+    "FAX_WEBHOOK_SECRET", default="simulated-fax-secret" if DEBUG else secrets.token_urlsafe(32)
+)
+# Attachments with these extensions are kept out of the inbox (noted on the message).
+INBOX_FORBIDDEN_EXTENSIONS = env.list(
+    "INBOX_FORBIDDEN_EXTENSIONS",
+    default=[
+        ".exe",
+        ".bat",
+        ".cmd",
+        ".com",
+        ".scr",
+        ".pif",
+        ".js",
+        ".vbs",
+        ".msi",
+        ".jar",
+        ".ps1",
+        ".dll",
+        ".cpl",
+        ".hta",
+    ],
+)
+# Seconds between IMAP polls of each email channel (a Celery beat task).
+INBOX_IMAP_POLL_SECONDS = env.int("INBOX_IMAP_POLL_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["poll-imap-mailboxes"] = {
+    "task": "channels_inbox.tasks.poll_mailboxes",
+    "schedule": float(INBOX_IMAP_POLL_SECONDS),
+}
+# Fetching a provider's media (MMS, WhatsApp, Meta, fax PDFs): timeout and largest file.
+INBOX_MEDIA_FETCH_TIMEOUT = env.float("INBOX_MEDIA_FETCH_TIMEOUT", default=15.0)
+INBOX_MEDIA_MAX_BYTES = env.int("INBOX_MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
+# Public web forms: submissions per client address.
+WEBFORM_RATE_LIMIT = env.str("WEBFORM_RATE_LIMIT", default="5/m")
+
+# --- Surveys ---
+# Web survey links (signed) stop working after this many days.
+SURVEY_LINK_MAX_AGE_DAYS = env.int("SURVEY_LINK_MAX_AGE_DAYS", default=14)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

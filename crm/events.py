@@ -78,6 +78,29 @@ CATALOGUE: dict[str, Audience] = {
     "call.wrapped_up": Audience.STAFF,
     # id, call_id, contact_id, from
     "voicemail.received": Audience.TENANT,
+    # --- inbox (channels_inbox) ---
+    # conversation_id, channel_id, kind, contact_id, queue_id, ticket_id, subject
+    "conversation.created": Audience.TENANT,
+    # conversation_id, assignee_id (or null), previous_assignee_id, by_user_id
+    "conversation.assigned": Audience.TENANT,
+    # conversation_id, status, previous_status, by_user_id
+    "conversation.status_changed": Audience.TENANT,
+    # message_id, conversation_id, channel_id, kind, contact_id, from, subject, preview,
+    # assignee_id, flags
+    "message.received": Audience.TENANT,
+    # message_id, conversation_id, direction (outbound, note), kind, author_id, preview
+    "message.created": Audience.TENANT,
+    # message_id, conversation_id, status, previous_status, error_code
+    "message.status_changed": Audience.TENANT,
+    # message_id, conversation_id (or null), channel_id, flags, problems (kept raw for review)
+    "message.flagged": Audience.STAFF,
+    # --- surveys ---
+    # response_id, survey_id, version_id, mode (agent, ivr, web), contact_id, call_id,
+    # conversation_id, outcome, completed
+    "survey.response_saved": Audience.STAFF,
+    # --- voice, supervision ---
+    # call_id, supervisor_user_id, agent_id, mode (listen, whisper, barge), started
+    "call.monitored": Audience.STAFF,
 }
 
 

@@ -1,6 +1,6 @@
 """The browser workspace, mounted at the site root: /agent/... and /supervisor/..."""
 
-from django.urls import path
+from django.urls import include, path
 
 from contactcenter.workspace import views
 
@@ -14,6 +14,9 @@ urlpatterns = [
         name="agent-offer-respond",
     ),
     path("agent/contacts/<int:contact_id>/", views.agent_contact, name="agent-contact"),
-    path("supervisor/", views.supervisor_wallboard, name="supervisor-wallboard"),
-    path("supervisor/board/", views.supervisor_board, name="supervisor-board"),
+    # Each part of the workspace keeps its own URL module (inbox, scripts, softphone, supervisor).
+    path("", include("contactcenter.workspace.inbox_urls")),
+    path("", include("contactcenter.workspace.script_urls")),
+    path("", include("contactcenter.workspace.voice_urls")),
+    path("", include("contactcenter.workspace.supervisor_urls")),
 ]

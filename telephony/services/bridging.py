@@ -28,6 +28,7 @@ from telephony import twiml
 from telephony.models import Call, CallOutcome, MaxWaitAction
 from telephony.providers import get_voice_provider
 from telephony.selectors import estimated_wait_seconds, queue_position
+from telephony.services.after_call import after_call_twiml
 from telephony.services.callbacks import callback_convert, queue_voice_settings
 from telephony.services.calls import queue_name, voicemail_twiml
 from telephony.services.common import (
@@ -337,7 +338,8 @@ def call_dial_result(
                 _not_answered(call=locked, offer=offer)
                 call = locked
     if answered:
-        return twiml.hangup()
+        # A post-call survey (registered by a higher app) may keep the caller on the line.
+        return after_call_twiml(call) or twiml.hangup()
     if call.is_over or call.abandoned:
         return twiml.EMPTY
     return _back_to_queue(call)

@@ -1,0 +1,1 @@
+/* Keyboard shortcuts of the agent workspace. */

@@ -1,0 +1,3 @@
+"""(placeholder, filled by the surveys work)"""
+
+urlpatterns: list = []
