@@ -41,3 +41,9 @@ class SendError(Exception):
 
 class Sender(Protocol):
     def send(self, outbound: OutboundMessage) -> SendResult: ...
+
+
+# Each provider module exposes `sender(channel) -> Sender`, choosing the real or the simulated
+# implementation from settings: providers/smtp.py (email, and web form / post replies through a
+# reply channel), providers/twilio_messaging.py (sms, whatsapp), providers/meta.py (messenger,
+# instagram). providers/registry.py picks the module by channel kind.

@@ -6,6 +6,9 @@ from channels_inbox.models import Conversation
 from crm.models import User
 from crm.tenancy import Principal
 
+# How routing work items point at a conversation (WorkItem.ref_type / ref_id = conversation pk).
+REF_TYPE = "channels_inbox.conversation"
+
 
 def conversation_assign(
     *, conversation: Conversation, assignee: User | None, actor: Principal | None

@@ -34,6 +34,16 @@ def conversation_note_add(*, conversation: Conversation, actor: Principal, text:
     raise NotImplementedError
 
 
+def message_auto_reply(
+    *, conversation: Conversation, text: str, subject: str = "", html: str = ""
+) -> Message | None:
+    """An automatic message from the system (web form confirmation, survey link): sent on the
+    conversation's channel (a web form's through its reply channel) with
+    `Auto-Submitted: auto-replied`; never in answer to an auto-reply or a bounce (returns None
+    then). (Contract.)"""
+    raise NotImplementedError
+
+
 def message_send(*, message_id: int) -> Message:
     """Send a queued message through its channel's provider; idempotent (a message already
     handed to the provider is not sent twice). (Contract.)"""
