@@ -21,6 +21,15 @@ install: $(STAMP)
 run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(PY) -m contactcenter.devstack run
 
+# The Twilio Voice JS SDK for the real-mode softphone, from the npm registry as pinned in
+# package-lock.json, built into static/vendor/. The built file is committed (like htmx), so a
+# machine without Node runs everything; run this after changing the pinned version.
+.PHONY: vendor-voice
+vendor-voice:
+	@command -v npm >/dev/null 2>&1 || { echo "npm not found: install Node to rebuild the Twilio Voice SDK"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	npm run --silent vendor-voice
+
 test: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(PY) -m contactcenter.devstack test $(ARGS)
 
@@ -49,6 +58,16 @@ bench-voice: $(STAMP)
 .PHONY: bench-live
 bench-live: $(STAMP)
 	$(PY) benchmarks/live_fanout.py
+
+# Needs DATABASE_URL (PostgreSQL); see the docstring of benchmarks/inbox_ingest.py.
+.PHONY: bench-inbox
+bench-inbox: $(STAMP)
+	$(PY) benchmarks/inbox_ingest.py
+
+# Needs DATABASE_URL (PostgreSQL); see the docstring of benchmarks/survey_results.py.
+.PHONY: bench-surveys
+bench-surveys: $(STAMP)
+	$(PY) benchmarks/survey_results.py
 
 # Refresh locale/{da,pl}/LC_MESSAGES/django.po from the code and templates, then compile the .mo
 # files (committed, so a machine without gettext still shows translations). Needs GNU gettext.

@@ -44,16 +44,28 @@ holds (p99 to the last socket <= 150 ms), rounds that did not complete, and the 
 To tell which part dominates, it also prints the CPU time each party spent per measured round:
 daphne (from /proc), this client process (publisher and socket readers) and Redis (INFO cpu).
 
-Where the time goes (measured on the shared 2-core development machine, load 3-6): daphne
-spends about 165 ms of CPU per event for 500 sockets, the client about 20 ms, Redis about 3 ms
-(`publish()` itself returns in 5-25 ms). The channel layer sends ONE Redis message for all
-sockets of a process; the cost is per socket inside daphne. A profile of daphne shows the
-largest single part is Channels' `AsyncConsumer.dispatch`, which runs
-`sync_to_async(close_old_connections)` before every handler, so each of the 500 deliveries hops
-through the one thread-sensitive worker thread in turn; bypassing it for `event.message` (an
-experiment outside this file) cut daphne's CPU to about 100 ms per event and the first socket's
-p99 from ~370 to ~47 ms. The rest is asyncio/Twisted plumbing per socket (a receive with its
-own tasks, a frame, a send() system call), which more daphne processes spread over the cores.
+Where the time goes (measured on the shared 2-core development machine). Before: every socket
+was its own channel-layer channel. channels_redis sends ONE Redis message per process for a
+group, but then wakes every socket's consumer: each waits in `RedisChannelLayer.receive()` (a
+lock and two fresh tasks per wait), goes through Channels' `await_many_dispatch` and `dispatch`,
+and encodes the event with its own `json.dumps` before the frame write. That was ~130 ms of
+daphne CPU per event for 500 sockets, and the spread first -> last socket was ~120 ms (p50;
+~385 ms p99). Now `crm.consumers.LocalFanOut`, one per daphne process, is the only member of the
+groups: it receives each event once, encodes it once, and hands the same `websocket.send`
+message to each local socket of the group. Same run conditions, one daphne:
+
+    before  last socket p50 145 / p99 425 ms, spread p50 119 ms, daphne 130 ms CPU per event
+            (load average 1.2-1.6)
+    after   last socket p50  61 / p99 132 ms, spread p50  31 ms, daphne  38 ms CPU per event
+            (load average 4.3-4.5, i.e. with other work on the two cores); later runs at load
+            5.1-7.6: p50 42-141 / p99 192-653 ms, daphne 33-42 ms CPU per event
+
+What is left per socket is the server's own frame write (autobahn framing, a Twisted write, an
+epoll registration), about 75 us each; more daphne processes share it (BENCH_DAPHNES=2). The
+latency figures move with the machine's load (with a load average of 7.5 on two cores the same
+code measured p99 650 ms with one daphne and 163 ms with two, at the same ~40 ms of daphne CPU
+per event), so compare the CPU per event and the ratio, and read the load average printed with
+them.
 
 Options (environment): BENCH_SOCKETS (500), BENCH_ROUNDS (200), BENCH_WARMUP (10),
 BENCH_SECONDS (90, the measured rounds' time limit), BENCH_DAPHNES (1: the number of daphne

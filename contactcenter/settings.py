@@ -269,8 +269,28 @@ TELEPHONY_HOLD_MUSIC_URL = env.str("TELEPHONY_HOLD_MUSIC_URL", default="")
 # After-call work: seconds an agent stays in AFTER_CALL_WORK once their call leg ends, unless
 # they wrap up earlier; then they are AVAILABLE again. 0 skips after-call work.
 TELEPHONY_WRAPUP_SECONDS = env.int("TELEPHONY_WRAPUP_SECONDS", default=60)
+# Callbacks ("press 1 to be called back"): calls placed for one request before it fails, minutes
+# between unanswered attempts, and minutes after booking when an unreached request expires.
+TELEPHONY_CALLBACK_MAX_ATTEMPTS = env.int("TELEPHONY_CALLBACK_MAX_ATTEMPTS", default=3)
+TELEPHONY_CALLBACK_RETRY_MINUTES = env.int("TELEPHONY_CALLBACK_RETRY_MINUTES", default=10)
+TELEPHONY_CALLBACK_EXPIRY_MINUTES = env.int("TELEPHONY_CALLBACK_EXPIRY_MINUTES", default=240)
+# How often a process re-reads the shared routing-configuration version from Redis (seconds).
+TELEPHONY_CONFIG_RECHECK_SECONDS = env.float("TELEPHONY_CONFIG_RECHECK_SECONDS", default=1.0)
+CELERY_BEAT_SCHEDULE["callbacks-tick"] = {
+    "task": "telephony.tasks.callbacks_tick",
+    "schedule": 60.0,
+}
 
 # --- Inbox (channels_inbox) ---
+# The installation's mail relay, used by email channels without an SMTP server of their own:
+# EMAIL_URL=smtp+tls://user:pass@relay:587 (django-environ's URL form). Development prints mail
+# on the console instead of sending it.
+vars().update(
+    environ.Env.email_url_config(
+        env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "smtp://localhost:25")
+    )
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="contactcenter@localhost")
 # Meta (Messenger, Instagram): one Meta app per installation. Webhook POSTs are verified with the
 # app secret (X-Hub-Signature-256); the subscription check answers when the verify token matches.
 META_APP_SECRET = env.str("META_APP_SECRET", default="")
@@ -278,15 +298,15 @@ META_VERIFY_TOKEN = env.str("META_VERIFY_TOKEN", default="")
 META_GRAPH_URL = env.str("META_GRAPH_URL", default="https://graph.facebook.com/v21.0")
 # Without an app secret the simulated Meta signs and receives everything (like Twilio above).
 META_SIMULATED = not META_APP_SECRET
-META_SIMULATOR_APP_SECRET = env.str(
-    "META_SIMULATOR_APP_SECRET",
-    default="simulated-meta-app-secret" if DEBUG else secrets.token_urlsafe(32),
+META_SIMULATOR_APP_SECRET = env.str("META_SIMULATOR_APP_SECRET", default="") or (
+    "simulated-meta-app-secret" if DEBUG else secrets.token_urlsafe(32)
 )
 META_WEBHOOK_APP_SECRET = META_APP_SECRET or META_SIMULATOR_APP_SECRET
 # Inbound fax providers sign with this shared secret (header X-Fax-Signature, HMAC-SHA256 of the
 # body); the channel token in the URL names the channel.
-FAX_WEBHOOK_SECRET = env.str(
-    "FAX_WEBHOOK_SECRET", default="simulated-fax-secret" if DEBUG else secrets.token_urlsafe(32)
+# An empty value counts as unset: an empty HMAC key would let anyone sign.
+FAX_WEBHOOK_SECRET = env.str("FAX_WEBHOOK_SECRET", default="") or (
+    "simulated-fax-secret" if DEBUG else secrets.token_urlsafe(32)
 )
 # Attachments with these extensions are kept out of the inbox (noted on the message).
 INBOX_FORBIDDEN_EXTENSIONS = env.list(
@@ -319,6 +339,12 @@ INBOX_MEDIA_FETCH_TIMEOUT = env.float("INBOX_MEDIA_FETCH_TIMEOUT", default=15.0)
 INBOX_MEDIA_MAX_BYTES = env.int("INBOX_MEDIA_MAX_BYTES", default=20 * 1024 * 1024)
 # Public web forms: submissions per client address.
 WEBFORM_RATE_LIMIT = env.str("WEBFORM_RATE_LIMIT", default="5/m")
+# Behind a reverse proxy: the request.META key with the visitor's real address (first one used),
+# e.g. HTTP_X_REAL_IP; empty uses REMOTE_ADDR.
+WEBFORM_CLIENT_IP_HEADER = env.str("WEBFORM_CLIENT_IP_HEADER", default="")
+INBOX_IMAP_BATCH_SIZE = env.int("INBOX_IMAP_BATCH_SIZE", default=100)
+INBOX_IMAP_MAX_ATTEMPTS = env.int("INBOX_IMAP_MAX_ATTEMPTS", default=3)
+INBOX_SENDING_STUCK_MINUTES = env.int("INBOX_SENDING_STUCK_MINUTES", default=15)
 
 # --- Surveys ---
 # Web survey links (signed) stop working after this many days.

@@ -47,7 +47,9 @@ CATALOGUE: dict[str, Audience] = {
     "ticket.status_changed": Audience.TENANT,
     "ticket.assigned": Audience.TENANT,
     "note.added": Audience.TENANT,
-    "agent.status_changed": Audience.STAFF,
+    # agent_id, user_id, presence, previous, reason, changed_at, changed_by (to the agent too,
+    # so their own page follows a change a supervisor or the system made)
+    "agent.status_changed": Audience.AGENT,
     "work.offered": Audience.AGENT,
     "work.offer_expired": Audience.AGENT,
     "work.assigned": Audience.AGENT,

@@ -249,7 +249,9 @@ _fan_out = _FanOutLoop()
 async def _group_send_all(groups: list[str], message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     for group in groups:
-        await layer.group_send(group, message)
+        # The group travels with the message: crm.consumers.LocalFanOut, the one member per
+        # server process, hands it to that group's sockets only.
+        await layer.group_send(group, {**message, "group": group})
 
 
 @subscribe

@@ -9,8 +9,11 @@ fresh model instances built from them without a query.
 Freshness: one version counter in Django's cache (Redis), shared by all processes. Saving or
 deleting any model the configuration is made of bumps it (receivers connected in
 `TelephonyConfig.ready`), and a process drops everything it holds when it reads a version other
-than the one its entries were loaded under. The version is read on every call (one cache GET),
-so an admin edit is seen by the next call in every process. The bump happens at once (the
+than the one its entries were loaded under. A process reads the version at most once per
+TELEPHONY_CONFIG_RECHECK_SECONDS (default 1 s; 0 reads it on every call): the cache GET was a
+round trip on every incoming call, the hottest webhook, so an edit made in *another* process is
+seen within that second, and an edit made in this process at once (the bump forgets the
+memo). The bump happens at once (the
 editing request, and tests that never commit, see the edit) and again after the commit (so a
 process that reloaded between the two cannot keep what it read before the commit).
 
@@ -31,6 +34,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models.signals import post_delete, post_save
@@ -170,8 +174,22 @@ _version: int | None = None
 _numbers: dict[str, NumberConfig | None] = {}
 
 
+_checked_at = 0.0  # _clock() at the last read of the shared version
+_clock = time.monotonic
+
+
+def _recheck_seconds() -> float:
+    return float(getattr(settings, "TELEPHONY_CONFIG_RECHECK_SECONDS", 1.0))
+
+
 def _current_version() -> int | None:
-    """The shared version, created when missing; None when the cache cannot be reached."""
+    """The shared version (read from the cache at most once per recheck interval), created when
+    missing; None when the cache cannot be reached."""
+    global _checked_at
+    now = _clock()
+    with _lock:
+        if _version is not None and now - _checked_at < _recheck_seconds():
+            return _version
     try:
         version = cache.get(VERSION_KEY)
         if version is None:
@@ -181,6 +199,8 @@ def _current_version() -> int | None:
     except Exception:  # any cache failure: read the database instead
         logger.warning("routing configuration cache unavailable", exc_info=True)
         return None
+    with _lock:
+        _checked_at = now
     return version
 
 
@@ -223,16 +243,19 @@ def _bump() -> None:
             cache.add(VERSION_KEY, time.time_ns(), timeout=None)
     except Exception:  # an edit must not fail because the cache is down
         logger.warning("could not invalidate routing configuration", exc_info=True)
+    global _checked_at
     with _lock:
         _numbers.clear()
+        _checked_at = 0.0  # read the new version on the next call
 
 
 def clear_local() -> None:
     """Forget what this process holds (tests)."""
-    global _version
+    global _version, _checked_at
     with _lock:
         _numbers.clear()
         _version = None
+        _checked_at = 0.0
 
 
 def _on_change(sender: type[models.Model], **kwargs: Any) -> None:

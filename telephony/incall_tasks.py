@@ -25,3 +25,11 @@ def wrapup_expire(call_id: int, agent_id: int) -> bool:
 def call_ended(call_id: int) -> None:
     """Close an open hold and start after-call work for an agent who had the caller on hold."""
     call_ended_settle(call_id=call_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=2, max_retries=3)
+def conference_request(event_id: int) -> bool:
+    """Send a conference participant request (monitoring, warm transfer) to the provider."""
+    from telephony.services.monitoring import conference_request_send
+
+    return conference_request_send(event_id=event_id)

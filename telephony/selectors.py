@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from crm.models import WorkItem
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from crm.models import AgentProfile, Offer, WorkItem
 from crm.services.routing import waiting_order
-from telephony.models import Call, CallOutcome, PhoneNumber
+from telephony.models import TERMINAL_STATUSES, Call, CallEvent, CallOutcome, PhoneNumber
 
 # Expected handle time for a queue with no answered calls yet.
 DEFAULT_HANDLE_SECONDS = 180
@@ -70,3 +74,93 @@ def estimated_wait_seconds(*, queue_id: int, position: int) -> int:
     )
     handle = sum(recent) / len(recent) if recent else DEFAULT_HANDLE_SECONDS
     return int(position * handle)
+
+
+# --- the agent's softphone panel ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SoftphoneState:
+    """What the agent's softphone shows: `state` is "idle", "ringing" (a routing offer rings
+    their softphone), "connected" (they have the caller, maybe on hold) or "wrapup" (their
+    part ended and the after-call work is open). `call` has its contact, queue and
+    disposition loaded. `since`: when the state began (ringing, answered, after-call work
+    started), for the panel's timer."""
+
+    state: str
+    call: Call | None = None
+    since: datetime | None = None
+
+    @property
+    def on_hold(self) -> bool:
+        return self.call is not None and self.call.hold_started_at is not None
+
+
+def _calls() -> QuerySet[Call]:
+    return Call.objects.select_related("contact", "queue", "disposition")
+
+
+# A call, ring or after-call work older than this is not what the softphone shows (it bounds the
+# rows read on every refresh of the panel, however long the agent's history).
+SOFTPHONE_HORIZON = timedelta(hours=12)
+
+
+def softphone_state_for(*, agent: AgentProfile) -> SoftphoneState:
+    """The agent's current call in at most four queries, however many calls they had.
+
+    Order of precedence: a connected call, then a ringing one, then the latest wrap-up still
+    open (after-call work not finished by `call_wrapup` or its timer). Each query starts from
+    an indexed column (the call's agent, the offers' work items, the events' kind and time)
+    and looks back SOFTPHONE_HORIZON at most."""
+    since = timezone.now() - SOFTPHONE_HORIZON
+    live = _calls().filter(tenant_id=agent.tenant_id).exclude(status__in=TERMINAL_STATUSES)
+    connected = (
+        live.filter(agent=agent, answered_at__gte=since)
+        .exclude(
+            Exists(
+                CallEvent.objects.filter(
+                    call_id=OuterRef("pk"), kind="acw_start", payload__agent_id=agent.pk
+                )
+            )
+        )
+        .order_by("-answered_at")
+        .first()
+    )
+    if connected is not None:
+        return SoftphoneState("connected", connected, connected.answered_at)
+    pending = Offer.objects.filter(agent=agent, status=Offer.Status.PENDING)
+    ringing = (
+        live.filter(
+            work_item_id__in=pending.values("work_item_id"),
+            ringing_offer_id__in=pending.values("pk"),
+        )
+        .order_by("-offered_at")
+        .first()
+    )
+    if ringing is not None:
+        return SoftphoneState("ringing", ringing, ringing.offered_at)
+    # The latest after-call work of this agent that has not ended (by `call_wrapup` or its
+    # timer): both edges are CallEvents carrying the agent's id.
+    open_wrapup = (
+        CallEvent.objects.filter(
+            kind="acw_start",
+            received_at__gte=since,
+            payload__agent_id=agent.pk,
+            call__tenant_id=agent.tenant_id,
+        )
+        .exclude(
+            Exists(
+                CallEvent.objects.filter(
+                    call_id=OuterRef("call_id"), kind="acw_end", payload__agent_id=agent.pk
+                )
+            )
+        )
+        .order_by("-id")
+        .values_list("call_id", "received_at")[:1]
+    )
+    started = next(iter(open_wrapup), None)
+    if started is not None:
+        call = _calls().filter(pk=started[0]).first()
+        if call is not None:
+            return SoftphoneState("wrapup", call, started[1])
+    return SoftphoneState("idle")

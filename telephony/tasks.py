@@ -32,3 +32,11 @@ def callback_dial(callback_id: int) -> int | None:
 
     call = dial(callback_id=callback_id)
     return call.pk if call is not None else None
+
+
+@shared_task(ignore_result=True)
+def callbacks_tick() -> tuple[int, int]:
+    """Celery beat, once a minute: requeue callbacks due for a retry, expire overdue ones."""
+    from telephony.services.callbacks import callbacks_tick as tick
+
+    return tick()

@@ -6,7 +6,7 @@ we answer with, always absolute under PUBLIC_BASE_URL (`telephony.services.commo
 
 from django.urls import path
 
-from telephony import incall_webhooks, outbound_webhooks, webhooks
+from telephony import conference_webhooks, incall_webhooks, outbound_webhooks, webhooks
 
 app_name = "telephony"
 
@@ -61,6 +61,12 @@ urlpatterns = [
         "calls/<int:call_id>/connect/<int:agent_id>/leg/",
         incall_webhooks.connect_leg,
         name="voice-connect-leg",
+    ),
+    # The conference bridge (telephony.conference_webhooks), behind TELEPHONY_CONFERENCE_BRIDGE.
+    path(
+        "calls/<int:call_id>/conference/",
+        conference_webhooks.conference,
+        name="voice-conference",
     ),
     path(
         "calls/<int:call_id>/transfer/queue/<int:queue_id>/",

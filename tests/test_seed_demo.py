@@ -24,7 +24,7 @@ def _development(settings):
 def row_counts() -> dict[str, int]:
     return {
         model._meta.label: model.objects.count()
-        for app in ("crm", "telephony")
+        for app in ("crm", "telephony", "channels_inbox", "surveys")
         for model in apps.get_app_config(app).get_models()
     }
 
@@ -46,9 +46,30 @@ def test_running_twice_creates_nothing_the_second_time():
     # then every table holds exactly what it held
     assert row_counts() == first
     assert "already present" in output
-    assert first["crm.Ticket"] == 12
+    # 12 seeded tickets, and one opened by each of the 5 sample inbox conversations
+    assert first["crm.Ticket"] == 17
     assert first["crm.Contact"] == 12
     assert first["telephony.PhoneNumber"] == 2
+    assert first["channels_inbox.Channel"] == 14
+    assert first["channels_inbox.Message"] == 5
+
+
+def test_the_sample_messages_came_in_on_known_contacts_and_wait_for_agents():
+    from channels_inbox.models import Conversation
+    from crm.models import WorkItem
+
+    run_seed()
+
+    # the sample emails and texts are from existing customers: no duplicate contacts
+    assert Conversation.objects.count() == 5
+    assert (
+        Conversation.objects.filter(contact__first_name__in=["Lærke", "Åge", "Agnieszka"]).count()
+        == 5
+    )
+    # each conversation was handed to routing in its channel's queue
+    items = WorkItem.objects.filter(ref_type="channels_inbox.conversation")
+    assert items.count() == 5
+    assert {item.channel_kind for item in items} == {"email", "chat"}
 
 
 def test_two_tenants_with_local_languages_numbers_and_names():
@@ -66,11 +87,13 @@ def test_two_tenants_with_local_languages_numbers_and_names():
         phones = ContactIdentity.objects.filter(tenant=tenant, kind="phone")
         assert phones.count() == 6
         assert all(value.startswith(prefix) for value in phones.values_list("value", flat=True))
-        # Through the ticket service: numbered 1..n per tenant, one ticket per status.
+        # Through the ticket service: numbered 1..n per tenant, one ticket per status, then
+        # one ticket per sample inbox conversation (Nordlys has 3, Wisła 2).
         tickets = Ticket.objects.filter(tenant=tenant)
-        assert sorted(tickets.values_list("number", flat=True)) == [1, 2, 3, 4, 5, 6]
+        count = 6 + (3 if tenant == nordlys else 2)
+        assert sorted(tickets.values_list("number", flat=True)) == list(range(1, count + 1))
         assert set(tickets.values_list("status", flat=True)) == set(TicketStatus.values)
-        assert TimelineEntry.objects.filter(tenant=tenant, kind="ticket.created").count() == 6
+        assert TimelineEntry.objects.filter(tenant=tenant, kind="ticket.created").count() == count
     names = " ".join(User.objects.values_list("last_name", flat=True))
     assert any(ch in names for ch in "æøå")
     assert any(ch in names for ch in "ąćęłńóśźż")

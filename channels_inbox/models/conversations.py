@@ -59,6 +59,19 @@ class Conversation(TenantOwned):
             models.Index(fields=["assignee", "status", "-last_message_at"]),
             models.Index(fields=["channel", "thread_key", "-last_message_at"]),
             models.Index(fields=["contact", "-last_message_at"]),
+            # The agent's inbox (channels_inbox.selectors.inbox_for_agent): their open and
+            # pending conversations, unread first, then newest; read in order, LIMIT-ed.
+            models.Index(
+                fields=["assignee", "-unread_count", "-last_message_at", "-id"],
+                condition=models.Q(status__in=["open", "pending"]),
+                name="conversation_agent_inbox",
+            ),
+            # The queue's unassigned list (selectors.unassigned_for), newest first.
+            models.Index(
+                fields=["tenant", "-last_message_at", "-id"],
+                condition=models.Q(status__in=["open", "pending"], assignee__isnull=True),
+                name="conversation_unassigned",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -63,6 +63,7 @@ def agent_set_presence(
     publish(
         "agent.status_changed",
         tenant_id=locked.tenant_id,
+        agent_user_id=locked.user_id,
         payload={
             "agent_id": locked.pk,
             "user_id": locked.user_id,

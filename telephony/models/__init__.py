@@ -7,6 +7,7 @@ from telephony.models.calls import (
     Recording,
     Voicemail,
 )
+from telephony.models.conference import ConferenceParticipant, MonitorMode, ParticipantRole
 from telephony.models.dispositions import DispositionCode
 from telephony.models.ivr import IvrAction, IvrMenu, IvrOption
 from telephony.models.numbers import PhoneNumber, RecordingPolicy
@@ -24,12 +25,15 @@ __all__ = [
     "CallOutcome",
     "CallStatus",
     "CallbackRequest",
+    "ConferenceParticipant",
     "DispositionCode",
     "IvrAction",
     "IvrMenu",
     "IvrOption",
     "MaxWaitAction",
+    "MonitorMode",
     "OutboundCall",
+    "ParticipantRole",
     "PhoneNumber",
     "QueueVoiceSettings",
     "Recording",

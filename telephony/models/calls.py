@@ -167,7 +167,11 @@ class CallEvent(models.Model):
 
     class Meta:
         ordering = ["received_at", "id"]
-        indexes = [models.Index(fields=["call_sid"])]
+        indexes = [
+            models.Index(fields=["call_sid"]),
+            # The softphone panel looks for an agent's recent after-call work by kind and time.
+            models.Index(fields=["kind", "received_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -58,8 +58,12 @@ class CallbackRequest(TenantOwned):
     class Status(models.TextChoices):
         WAITING = "waiting", _("Waiting for an agent")
         DIALLING = "dialling", _("Dialling")
+        # The customer did not answer: tried again at `next_attempt_at` (telephony.services.
+        # callbacks.callbacks_tick puts it back in the queue).
+        RETRY = "retry", _("Waiting to try again")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired: nobody reached the customer in time")
 
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="callback_request")
     work_item = models.OneToOneField(
@@ -75,9 +79,19 @@ class CallbackRequest(TenantOwned):
         Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text=_("Calls placed so far"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Not reached by then: the callback expires")
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
+        # The once-a-minute tick looks for due retries and overdue callbacks by status.
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Callback to {self.number}"

@@ -40,6 +40,41 @@ class VoiceProvider(Protocol):
         (`status="completed"`, or `"canceled"` while it is still ringing)."""
         ...
 
+    def participant_create(
+        self,
+        *,
+        conference: str,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        muted: bool = False,
+        coaching: bool = False,
+        call_sid_to_coach: str | None = None,
+        timeout: int = 30,
+    ) -> str:
+        """Ring `to` into the conference (friendly name; created when it does not exist yet);
+        the conference's status callbacks go to `status_callback`. Returns the new CallSid."""
+        ...
+
+    def participant_update(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        muted: bool | None = None,
+        hold: bool | None = None,
+        hold_url: str | None = None,
+        coaching: bool | None = None,
+        call_sid_to_coach: str | None = None,
+    ) -> None:
+        """Change a participant: mute, hold (with `hold_url` music), coach another leg."""
+        ...
+
+    def participant_delete(self, *, conference_sid: str, call_sid: str) -> None:
+        """Take a participant out of the conference (their leg ends)."""
+        ...
+
     def access_token(self, *, identity: str, ttl_seconds: int = 3600) -> str:
         """A Voice JS SDK access token (JWT with a VoiceGrant) for a browser agent."""
         ...

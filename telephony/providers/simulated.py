@@ -77,6 +77,66 @@ class SimulatedVoiceProvider:
             }
         )
 
+    def participant_create(
+        self,
+        *,
+        conference: str,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        muted: bool = False,
+        coaching: bool = False,
+        call_sid_to_coach: str | None = None,
+        timeout: int = 30,
+    ) -> str:
+        call_sid = new_sid("CA")
+        rest_log.record_request(
+            {
+                "method": "participant_create",
+                "conference": conference,
+                "call_sid": call_sid,
+                "to": to,
+                "from": from_,
+                "label": label,
+                "status_callback": status_callback,
+                "muted": muted,
+                "coaching": coaching,
+                "call_sid_to_coach": call_sid_to_coach,
+                "timeout": timeout,
+            }
+        )
+        return call_sid
+
+    def participant_update(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        muted: bool | None = None,
+        hold: bool | None = None,
+        hold_url: str | None = None,
+        coaching: bool | None = None,
+        call_sid_to_coach: str | None = None,
+    ) -> None:
+        rest_log.record_request(
+            {
+                "method": "participant_update",
+                "conference_sid": conference_sid,
+                "call_sid": call_sid,
+                "muted": muted,
+                "hold": hold,
+                "hold_url": hold_url,
+                "coaching": coaching,
+                "call_sid_to_coach": call_sid_to_coach,
+            }
+        )
+
+    def participant_delete(self, *, conference_sid: str, call_sid: str) -> None:
+        rest_log.record_request(
+            {"method": "participant_delete", "conference_sid": conference_sid, "call_sid": call_sid}
+        )
+
     def access_token(self, *, identity: str, ttl_seconds: int = 3600) -> str:
         return voice_access_token(
             account_sid=settings.TWILIO_EFFECTIVE_ACCOUNT_SID,

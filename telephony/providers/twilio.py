@@ -17,6 +17,8 @@ from twilio.rest import Client
 # Twilio's rule for client identities: letters, digits and underscores, at most 121 characters.
 IDENTITY_RE = re.compile(r"^[A-Za-z0-9_]{1,121}$")
 MAX_TOKEN_TTL_SECONDS = 24 * 3600
+# What the conference webhook is told about (telephony.services.conference).
+CONFERENCE_EVENTS = ["start", "end", "join", "leave", "mute", "hold", "modify"]
 
 
 def validate_identity(identity: str) -> str:
@@ -103,6 +105,66 @@ class TwilioVoiceProvider:
         else:
             options["status"] = status
         self.client.calls(call_sid).update(**options)
+
+    def participant_create(
+        self,
+        *,
+        conference: str,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        muted: bool = False,
+        coaching: bool = False,
+        call_sid_to_coach: str | None = None,
+        timeout: int = 30,
+    ) -> str:
+        options: dict = {}
+        if coaching and call_sid_to_coach:
+            options.update(coaching=True, call_sid_to_coach=call_sid_to_coach)
+        # The conference's own events (join, leave, mute, hold) go to our conference webhook.
+        participant = self.client.conferences(conference).participants.create(
+            from_=from_,
+            to=to,
+            label=label,
+            muted=muted,
+            timeout=timeout,
+            start_conference_on_enter=True,
+            end_conference_on_exit=False,
+            conference_status_callback=status_callback,
+            conference_status_callback_event=CONFERENCE_EVENTS,
+            **options,
+        )
+        return participant.call_sid
+
+    def participant_update(
+        self,
+        *,
+        conference_sid: str,
+        call_sid: str,
+        muted: bool | None = None,
+        hold: bool | None = None,
+        hold_url: str | None = None,
+        coaching: bool | None = None,
+        call_sid_to_coach: str | None = None,
+    ) -> None:
+        options = {
+            name: value
+            for name, value in (
+                ("muted", muted),
+                ("hold", hold),
+                ("hold_url", hold_url),
+                ("coaching", coaching),
+                ("call_sid_to_coach", call_sid_to_coach),
+            )
+            if value is not None
+        }
+        if not options:
+            raise ValueError("Nothing to change.")
+        self.client.conferences(conference_sid).participants(call_sid).update(**options)
+
+    def participant_delete(self, *, conference_sid: str, call_sid: str) -> None:
+        self.client.conferences(conference_sid).participants(call_sid).delete()
 
     def access_token(self, *, identity: str, ttl_seconds: int = 3600) -> str:
         return voice_access_token(

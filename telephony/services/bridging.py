@@ -42,7 +42,7 @@ from telephony.services.common import (
 )
 from telephony.services.incall import call_agent_leg_ended
 from telephony.services.recording_policy import recording_policy_for, recording_status_url
-from telephony.services.timings import timings_update
+from telephony.services.timings import agent_leg_completed, talk_seconds_refresh, timings_update
 
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 # Enqueue results after which the caller is no longer ours to route.
@@ -232,13 +232,16 @@ def _answered(
         except RoutingError as exc:
             logger.warning("call %s: answered offer %s not accepted: %s", call.sid, offer.pk, exc)
     first = call.answered_at is None
+    # `answered_at` is the *first* answer: a caller transferred to a queue and answered again
+    # keeps it (the wait is about the first wait); talk is summed over all agent legs instead.
     if at is not None:
-        call.answered_at = at
+        call.answered_at = at if first else min(call.answered_at, at)
     elif first:
         call.answered_at = timezone.now()
     call.agent_id = offer.agent_id
     if talk_seconds is not None:
         call.talk_seconds = talk_seconds
+    talk_seconds_refresh(call)
     if call.outcome in ("", CallOutcome.ENDED_IN_IVR, CallOutcome.ABANDONED):
         call.outcome = CallOutcome.ANSWERED
     call.abandoned = False
@@ -291,6 +294,9 @@ def call_agent_leg_status(
         if not event_record(
             key=key, kind="agent_leg", call=call, call_sid=leg_sid, payload=payload
         ):
+            return
+        if status == "completed":
+            agent_leg_completed(call=call)
             return
         if status not in ("in-progress", "answered"):
             return

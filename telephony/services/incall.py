@@ -59,6 +59,7 @@ from telephony.services.common import (
     hook_url,
     speech_for,
 )
+from telephony.services.timings import agent_leg_completed, talk_seconds_refresh
 
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 
@@ -396,6 +397,9 @@ def call_connect_leg_status(
             key=key, kind="agent_leg", call=call, call_sid=leg_sid, payload=payload
         ):
             return
+        if status == "completed":
+            agent_leg_completed(call=call)
+            return
         if status not in ("in-progress", "answered"):
             return
         locked = _lock(call)
@@ -423,6 +427,9 @@ def call_connect_result(
         fresh = event_record(key=key, kind="dial", call=call, call_sid=call_sid, payload=payload)
         locked = _lock(call)
         agent = _agent_of(locked, agent_id)
+        if fresh and answered:
+            talk_seconds_refresh(locked)
+            locked.save(update_fields=["talk_seconds"])
         if fresh and answered and agent is not None:
             if locked.agent_id != agent.pk:
                 locked.agent = agent

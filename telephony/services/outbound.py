@@ -196,6 +196,11 @@ def outbound_dial_result(
                     locked.talk_seconds = dial_duration
             timings_update(locked)
             locked.save()
+            if locked.is_over:
+                # The end came first (webhooks reorder): settle a callback's attempt now.
+                from telephony.services.callbacks import callback_attempt_ended
+
+                callback_attempt_ended(call_id=locked.pk)
     return twiml.hangup()
 
 
@@ -225,3 +230,7 @@ def outbound_leg_status(
             locked.outcome = CallOutcome.ANSWERED
         timings_update(locked)
         locked.save()
+        if locked.is_over:
+            from telephony.services.callbacks import callback_attempt_ended
+
+            callback_attempt_ended(call_id=locked.pk)

@@ -14,6 +14,7 @@ from crm.services.timeline import timeline_add
 from telephony.models import TERMINAL_STATUSES, Call, CallEvent, CallOutcome, CallStatus
 from telephony.models.calls import STATUS_RANK
 from telephony.services.bridging import call_abandon
+from telephony.services.callbacks import callback_attempt_ended
 from telephony.services.calls import REF_TYPE
 from telephony.services.common import WebhookError, event_record, logger
 from telephony.services.timings import timings_update
@@ -101,6 +102,8 @@ def _call_ended(call: Call) -> None:
             call.refresh_from_db()
         # With the agent's phone still ringing, the Dial action decides (answered or not);
         # should it never come, the offer expires and the ring task abandons the call.
+    if call.direction == Call.Direction.OUTBOUND_API:
+        callback_attempt_ended(call_id=call.pk)  # a callback's attempt: done or try again
     if call.outcome == "" and item is None:
         Call.objects.filter(pk=call.pk, outcome="").update(outcome=CallOutcome.ENDED_IN_IVR)
         call.outcome = CallOutcome.ENDED_IN_IVR

@@ -8,7 +8,11 @@ share, so each request is written there:
   (LPOP) by the simulated call while it waits (Enqueue, Pause, a ringing or bridged Dial);
 * ``<prefix>:twilio-sim:log`` — every request ever made, newest last, capped at LOG_LIMIT;
 * ``<prefix>:twilio-sim:outbound`` — calls created with `create_call`, waiting to be driven
-  (`telephony.simulator.drive_outbound_calls`).
+  (`telephony.simulator.drive_outbound_calls`);
+* ``<prefix>:twilio-sim:conference`` — participant requests (`participant_create|update|delete`)
+  waiting for `telephony.simulator.conference.drive_conference_requests`;
+* ``<prefix>:twilio-sim:room:<name>`` — a conference room: its sid, status callback, sequence
+  counter and participants (`telephony.simulator.conference`).
 
 Each entry is a JSON object: ``{"method": "update_call"|"create_call", "call_sid", "at"
 (epoch seconds), "url", "twiml", "status", ...}``. Keys expire after a day.
@@ -57,6 +61,9 @@ def record_request(entry: dict) -> dict:
     elif entry["method"] == "create_call":
         pipe.rpush(_key("outbound"), data)
         pipe.expire(_key("outbound"), KEY_TTL_SECONDS)
+    elif entry["method"].startswith("participant_"):
+        pipe.rpush(_key("conference"), data)
+        pipe.expire(_key("conference"), KEY_TTL_SECONDS)
     pipe.execute()
     return entry
 
@@ -70,6 +77,12 @@ def pop_pending(call_sid: str) -> dict | None:
 def pop_outbound() -> dict | None:
     """The oldest created call not yet driven by the simulator (removing it), or None."""
     data = _redis().lpop(_key("outbound"))
+    return json.loads(data) if data else None
+
+
+def pop_conference_request() -> dict | None:
+    """The oldest participant request (create, update, delete) not yet acted on, or None."""
+    data = _redis().lpop(_key("conference"))
     return json.loads(data) if data else None
 
 

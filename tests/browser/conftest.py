@@ -126,6 +126,58 @@ def asgi_server(transactional_db):
     flush_live_state()
 
 
+class CeleryWorker:
+    """A real Celery worker process (`celery -A contactcenter worker`) on the test database and
+    the configured broker, as in production: tasks the server enqueues run there, not in the
+    test. Started with `--purge`, so tasks earlier tests left in the broker never run here."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": _database_url(), "DEBUG": "true"}
+        command = [sys.executable, "-m", "celery", "-A", "contactcenter", "worker"]
+        options = ["--pool=solo", "--purge", "--without-gossip", "--without-mingle"]
+        self.process = subprocess.Popen(
+            [*command, *options, "--loglevel=INFO"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        assert self.process.stderr is not None
+        while time.monotonic() < deadline:
+            line = self.process.stderr.readline()
+            if not line and self.process.poll() is not None:
+                raise RuntimeError("the Celery worker exited while starting")
+            if " ready." in line:
+                return
+        self.stop()
+        raise RuntimeError("the Celery worker did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+@pytest.fixture
+def celery_worker_process(asgi_server):
+    """A running `CeleryWorker` beside the `asgi_server`."""
+    worker = CeleryWorker()
+    worker.start()
+    yield worker
+    worker.stop()
+
+
 def _wait_for_sessions_to_end(timeout: float = 10.0) -> None:
     # PostgreSQL ends a dead client's backend a moment after the client exits; until then the
     # test database cannot be dropped at the end of the session.

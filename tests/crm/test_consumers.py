@@ -6,6 +6,7 @@ real one in CI), so a message crosses the same serialisation and groups as in pr
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -152,7 +153,7 @@ def test_staff_events_reach_supervisors_and_not_agents(tenant):
         agent = await open_signed_in(agent_cookie)
         supervisor = await open_signed_in(supervisor_cookie)
         # when a staff event and then a tenant-wide one are published
-        await apublish("agent.status_changed", tenant_id=tenant.pk, payload={"presence": "break"})
+        await apublish("work.queued", tenant_id=tenant.pk, payload={"work_item_id": 1})
         await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 2})
         seen = (
             [(await next_event(agent))["event"]],
@@ -164,7 +165,7 @@ def test_staff_events_reach_supervisors_and_not_agents(tenant):
 
     agent_saw, supervisor_saw = async_to_sync(scenario)()
     assert agent_saw == ["ticket.created"]
-    assert supervisor_saw == ["agent.status_changed", "ticket.created"]
+    assert supervisor_saw == ["work.queued", "ticket.created"]
 
 
 def test_an_agent_addressed_event_reaches_only_that_agent_and_staff(tenant):
@@ -210,7 +211,7 @@ def test_a_reconnecting_client_catches_up_with_what_it_may_see(tenant, other_ten
         # while offline, events of every audience are published
         await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 1})
         await apublish("ticket.created", tenant_id=other_tenant.pk, payload={"number": 50})
-        await apublish("agent.status_changed", tenant_id=tenant.pk, payload={"presence": "busy"})
+        await apublish("work.queued", tenant_id=tenant.pk, payload={"work_item_id": 9})
         await apublish(
             "work.offered", tenant_id=tenant.pk, payload={"offer": 1}, agent_user_id=colleague.pk
         )
@@ -347,3 +348,161 @@ def test_a_superuser_joins_every_tenant_as_staff(tenant, other_tenant):
     hello, erased = async_to_sync(scenario)()
     assert {f"staff.{tenant.pk}", f"staff.{other_tenant.pk}"} <= set(hello["data"]["groups"])
     assert (erased["event"], erased["tenant"]) == ("contact.erased", other_tenant.pk)
+
+
+# --- the agent's own presence, and the per-process fan-out (crm.consumers.LocalFanOut) ---
+
+
+def group_members(group: str) -> list[bytes]:
+    """The channel-layer channels that joined `group`, read from Redis."""
+    import redis
+
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return client.zrange(f"{prefix}:group:{group}", 0, -1)
+    finally:
+        client.close()
+
+
+def test_a_supervisor_changing_an_agents_presence_reaches_that_agents_own_socket(tenant):
+    from crm.models import Presence
+    from crm.services.presence import agent_set_presence
+    from crm.tenancy import principal_for_user
+    from tests.crm.factories import AgentProfileFactory
+
+    agent = AgentProfileFactory(tenant=tenant)
+    colleague = AgentProfileFactory(tenant=tenant)
+    supervisor = member(tenant, Role.SUPERVISOR)
+    cookies = [session_cookie(u) for u in (agent.user, colleague.user, supervisor)]
+    set_presence = sync_to_async(agent_set_presence)
+
+    async def scenario():
+        own, other, staff = [await open_signed_in(c) for c in cookies]
+        # when the supervisor puts the agent on a break, then a tenant-wide event follows
+        await set_presence(
+            agent=agent,
+            presence=Presence.BREAK,
+            reason="Coaching",
+            actor=await sync_to_async(principal_for_user)(supervisor),
+        )
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 5})
+        seen = [await next_event(s) for s in (own, other, staff)]
+        for s in (own, other, staff):
+            await s.disconnect()
+        return seen
+
+    own, other, staff = async_to_sync(scenario)()
+    # then the agent and the supervisor hear it; the colleague only gets the next event
+    assert own["event"] == staff["event"] == "agent.status_changed"
+    assert own["data"]["presence"] == "break"
+    assert own["data"]["changed_by"] == supervisor.get_username()
+    assert other["event"] == "ticket.created"
+
+
+def test_the_sockets_of_one_process_share_one_group_membership(tenant):
+    users = [member(tenant, Role.AGENT) for _ in range(3)]
+    cookies = [session_cookie(u) for u in users]
+
+    async def scenario():
+        sockets = [await open_signed_in(c) for c in cookies]
+        members_open = await sync_to_async(group_members)(f"tenant.{tenant.pk}")
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 6})
+        received = [await next_event(s) for s in sockets]
+        # when one socket closes, the others keep receiving
+        await sockets[0].disconnect()
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 7})
+        later = [await next_event(s) for s in sockets[1:]]
+        members_one_left = await sync_to_async(group_members)(f"tenant.{tenant.pk}")
+        for s in sockets[1:]:
+            await s.disconnect()
+        members_none_left = await sync_to_async(group_members)(f"tenant.{tenant.pk}")
+        return members_open, received, later, members_one_left, members_none_left
+
+    members_open, received, later, one_left, none_left = async_to_sync(scenario)()
+    # one channel-layer member for the three sockets, every socket served, the same text each
+    assert len(members_open) == 1
+    assert [m["data"] for m in received] == [{"number": 6}] * 3
+    assert len({m["id"] for m in received}) == 1
+    assert [m["data"] for m in later] == [{"number": 7}] * 2
+    # the group is left with the last socket, not before
+    assert one_left == members_open
+    assert none_left == []
+
+
+def test_the_fan_out_rejoins_its_groups_after_redis_lost_them(tenant, monkeypatch):
+    from crm import consumers
+
+    # given a socket whose group membership Redis has forgotten (a Redis restart)
+    monkeypatch.setattr(consumers, "GROUP_REFRESH_SECONDS", 0.2)
+    cookie = session_cookie(member(tenant, Role.AGENT))
+
+    async def scenario():
+        socket = await open_signed_in(cookie)
+        await sync_to_async(flush_live_state)()
+        assert await sync_to_async(group_members)(f"tenant.{tenant.pk}") == []
+        # when the refresh has run, events reach the socket again
+        await asyncio.sleep(0.5)
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 8})
+        event = await next_event(socket)
+        await socket.disconnect()
+        return event
+
+    assert async_to_sync(scenario)()["data"] == {"number": 8}
+
+
+def test_nothing_reaches_a_socket_before_its_hello(tenant):
+    # given events published while sockets are being opened
+    cookies = [session_cookie(member(tenant, Role.AGENT)) for _ in range(4)]
+
+    async def scenario():
+        async def publish_some():
+            for number in range(20):
+                await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": number})
+
+        firsts = []
+
+        async def open_and_read_first(cookie):
+            socket, connected = await open_socket(cookie)
+            assert connected
+            firsts.append(await socket.receive_json_from(timeout=TIMEOUT))
+            return socket
+
+        publisher = asyncio.ensure_future(publish_some())
+        sockets = await asyncio.gather(*(open_and_read_first(c) for c in cookies))
+        await publisher
+        for socket in sockets:
+            await socket.disconnect()
+        return firsts
+
+    # then every socket's first frame is its hello
+    assert [f["event"] for f in async_to_sync(scenario)()] == ["hello"] * 4
+
+
+def test_a_socket_that_cannot_join_its_groups_is_closed_to_try_again(tenant, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from crm import consumers
+
+    cookie = session_cookie(member(tenant, Role.AGENT))
+    layer = get_channel_layer()
+
+    async def unreachable(group, channel):
+        raise ConnectionError("redis is down")
+
+    async def scenario():
+        monkeypatch.setattr(layer, "group_add", unreachable)
+        socket, connected = await open_socket(cookie)
+        closed = await socket.receive_output(timeout=TIMEOUT)
+        monkeypatch.undo()
+        # and once Redis answers again, a new socket is served as usual
+        again = await open_signed_in(cookie)
+        await apublish("ticket.created", tenant_id=tenant.pk, payload={"number": 9})
+        event = await next_event(again)
+        await again.disconnect()
+        return connected, closed, event
+
+    connected, closed, event = async_to_sync(scenario)()
+    assert connected  # accepted first, so the browser sees a close code, not a failed handshake
+    assert closed == {"type": "websocket.close", "code": consumers.CLOSE_TRY_AGAIN}
+    assert event["data"] == {"number": 9}

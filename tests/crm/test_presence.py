@@ -158,7 +158,7 @@ def test_going_away_withdraws_pending_offers_and_reroutes_them(
     assert first.status == Offer.Status.WITHDRAWN
     assert (second.agent, second.status) == (staying, Offer.Status.PENDING)
     assert [(e.name, e.agent_user_id) for e in published] == [
-        ("agent.status_changed", None),
+        ("agent.status_changed", leaving.user_id),
         ("work.offer_withdrawn", leaving.user_id),
         ("work.offered", staying.user_id),
     ]

@@ -92,9 +92,11 @@ def test_a_holiday_added_today_closes_the_number_on_the_next_call(
 
 
 def test_an_edit_made_by_another_process_is_seen_on_the_next_call(
-    twilio_post, phone_number, main_menu
+    twilio_post, phone_number, main_menu, settings
 ):
-    # given this process answered a call (its cache is warm)
+    # given this process answered a call (its cache is warm), and checks the shared version on
+    # every call (by default at most once a second)
+    settings.TELEPHONY_CONFIG_RECHECK_SECONDS = 0
     assert "Velkommen til Nordlys" in _answer(twilio_post)
 
     # when another process changes the greeting: the row changes, and that process's receiver
@@ -151,3 +153,21 @@ def test_without_the_cache_calls_are_still_answered_from_the_database(
 
     # then it is answered with the menu, read from the database
     assert "Velkommen til Nordlys" in body
+
+
+def test_another_processs_edit_is_seen_once_the_recheck_interval_passed(
+    twilio_post, phone_number, main_menu, settings, monkeypatch
+):
+    # given a warm cache that re-reads the shared version at most once a minute
+    settings.TELEPHONY_CONFIG_RECHECK_SECONDS = 60
+    assert "Velkommen til Nordlys" in _answer(twilio_post)
+
+    # when another process changes the greeting
+    IvrMenu.objects.filter(pk=main_menu.pk).update(greeting_text="Ny velkomst fra kontoret.")
+    cache.incr(config_cache.VERSION_KEY)
+
+    # then this process keeps its configuration within the interval, and reloads after it
+    assert "Velkommen til Nordlys" in _answer(twilio_post)
+    later = config_cache._clock() + 61
+    monkeypatch.setattr(config_cache, "_clock", lambda: later)
+    assert "Ny velkomst fra kontoret." in _answer(twilio_post)
