@@ -274,6 +274,9 @@ TELEPHONY_WRAPUP_SECONDS = env.int("TELEPHONY_WRAPUP_SECONDS", default=60)
 TELEPHONY_CALLBACK_MAX_ATTEMPTS = env.int("TELEPHONY_CALLBACK_MAX_ATTEMPTS", default=3)
 TELEPHONY_CALLBACK_RETRY_MINUTES = env.int("TELEPHONY_CALLBACK_RETRY_MINUTES", default=10)
 TELEPHONY_CALLBACK_EXPIRY_MINUTES = env.int("TELEPHONY_CALLBACK_EXPIRY_MINUTES", default=240)
+# Bridge answered calls through a Twilio conference (`cc-call-<id>`) instead of <Dial><Client>:
+# needed for supervisor listen / whisper / barge and warm transfer (docs/decisions/003-*.md).
+TELEPHONY_CONFERENCE_BRIDGE = env.bool("TELEPHONY_CONFERENCE_BRIDGE", default=False)
 # How often a process re-reads the shared routing-configuration version from Redis (seconds).
 TELEPHONY_CONFIG_RECHECK_SECONDS = env.float("TELEPHONY_CONFIG_RECHECK_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE["callbacks-tick"] = {

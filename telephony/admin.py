@@ -12,6 +12,7 @@ from crm.admin_base import ReadOnlyAdmin, TabularInline, TenantScopedAdmin
 from telephony.models import (
     Call,
     CallEvent,
+    ConferenceParticipant,
     DispositionCode,
     IvrMenu,
     IvrOption,
@@ -66,6 +67,16 @@ class CallEventInline(TabularInline):
     can_delete = False
 
 
+class ConferenceParticipantInline(TabularInline):
+    """Who was in the call's conference bridge (docs/decisions/003-conference-monitoring.md)."""
+
+    model = ConferenceParticipant
+    fields = ("role", "agent", "user", "joined_at", "left_at", "muted", "held", "coaching")
+    readonly_fields = fields
+    read_only = True
+    can_delete = False
+
+
 @admin.register(Call)
 class CallAdmin(ReadOnlyAdmin):
     formfield_overrides = URL_FIELDS
@@ -85,7 +96,7 @@ class CallAdmin(ReadOnlyAdmin):
     list_filter = (TENANT_FILTER, "status", "outcome", "abandoned")
     search_fields = ("sid", "from_number", "to_number")
     date_hierarchy = "started_at"
-    inlines = [CallEventInline]
+    inlines = [ConferenceParticipantInline, CallEventInline]
 
 
 @admin.register(DispositionCode)

@@ -11,9 +11,11 @@ import re
 
 from django.http import HttpRequest
 
+from telephony.services import conference_bridge
 from telephony.services.conference import conference_event
 from telephony.webhooks import (
     BadRequest,
+    _call_sid,
     _optional_int,
     _params,
     _required,
@@ -57,7 +59,43 @@ def conference(request: HttpRequest, call_id: int) -> None:
         sequence=sequence,
         at=_timestamp(request),
         call_sid=call_sid,
-        label=request.POST.get("Label", "").strip()[:100],
+        label=(request.POST.get("ParticipantLabel") or request.POST.get("Label") or "").strip()[
+            :100
+        ],
         flags=flags,
         payload=_params(request),
     )
+
+
+# --- ringing an agent through the conference (TELEPHONY_CONFERENCE_BRIDGE) --------------------
+
+
+@twilio_webhook
+def agent(request: HttpRequest, call_id: int, offer_id: int) -> str:
+    """The agent's leg we placed was answered: its TwiML joins the conference."""
+    return conference_bridge.conference_agent_answered(
+        call_id=call_id, offer_id=offer_id, leg_sid=_call_sid(request)
+    )
+
+
+@twilio_webhook
+def agent_leg(request: HttpRequest, call_id: int, offer_id: int) -> None:
+    conference_bridge.conference_agent_leg_status(
+        call_id=call_id,
+        offer_id=offer_id,
+        leg_sid=_call_sid(request),
+        status=_required(request, "CallStatus"),
+        sequence=_optional_int(request, "SequenceNumber"),
+        at=_timestamp(request),
+        payload=_params(request),
+    )
+
+
+@twilio_webhook
+def caller(request: HttpRequest, call_id: int) -> str:
+    return conference_bridge.conference_caller_twiml(call_sid=_call_sid(request), call_id=call_id)
+
+
+@twilio_webhook
+def done(request: HttpRequest, call_id: int) -> str:
+    return conference_bridge.conference_caller_done(call_sid=_call_sid(request), call_id=call_id)

@@ -20,7 +20,7 @@ from crm.api.serializers import ErrorSerializer
 from crm.api.viewsets import TenantScopedViewSet
 from crm.models import AgentProfile, Queue, Role, Ticket
 from telephony.models import Call, CallEvent
-from telephony.services import incall
+from telephony.services import incall, warm_transfer
 
 # The shared error body (crm.api.errors) for every refusal.
 ERRORS = dict.fromkeys((400, 401, 403, 404, 409), ErrorSerializer)
@@ -68,10 +68,17 @@ class TransferSerializer(serializers.Serializer):
     to_agent = serializers.IntegerField(required=False, min_value=1)
     to_queue = serializers.IntegerField(required=False, min_value=1)
     to_number = serializers.CharField(required=False, max_length=32)
+    warm = serializers.BooleanField(
+        default=False,
+        help_text="Consult the agent first (the caller is held in the call's conference); "
+        "finish with transfer/complete/ or transfer/cancel/. Needs the conference bridge.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         if len([key for key in ("to_agent", "to_queue", "to_number") if attrs.get(key)]) != 1:
             raise serializers.ValidationError("Give exactly one of to_agent, to_queue, to_number.")
+        if attrs.get("warm") and not attrs.get("to_agent"):
+            raise serializers.ValidationError({"warm": ["A warm transfer goes to an agent."]})
         return attrs
 
 
@@ -156,7 +163,9 @@ class CallInCallViewSet(TenantScopedViewSet):
         return self._answer(call)
 
     @extend_schema(
-        summary="Cold-transfer the caller to an agent, a queue or an external number",
+        summary="Transfer the caller to an agent, a queue or an external number",
+        description="Cold by default. With `warm: true` (agents only, conference bridge on) "
+        "the caller is held and the agent rung into the call's conference to consult first.",
         request=TransferSerializer,
         responses={200: CallStateSerializer, **ERRORS},
     )
@@ -178,6 +187,11 @@ class CallInCallViewSet(TenantScopedViewSet):
             if to_queue is None:
                 raise exceptions.ValidationError({"to_queue": ["Unknown queue."]})
         try:
+            if data.get("warm"):
+                warm_transfer.call_transfer_warm_start(
+                    call=call, to_agent=to_agent, actor=self.principal
+                )
+                return self._answer(call)
             incall.call_transfer(
                 call=call,
                 to_agent=to_agent,
@@ -185,6 +199,34 @@ class CallInCallViewSet(TenantScopedViewSet):
                 to_number=data.get("to_number") or None,
                 actor=self.principal,
             )
+        except incall.CallConflict as exc:
+            raise _conflict(exc) from exc
+        return self._answer(call)
+
+    @extend_schema(
+        summary="Complete a warm transfer: the consulted agent takes the caller over",
+        request=None,
+        responses={200: CallStateSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="transfer/complete")
+    def transfer_complete(self, request: Request, pk: str | None = None) -> Response:
+        call = self._call_for_action()
+        try:
+            warm_transfer.call_transfer_warm_complete(call=call, actor=self.principal)
+        except incall.CallConflict as exc:
+            raise _conflict(exc) from exc
+        return self._answer(call)
+
+    @extend_schema(
+        summary="Cancel a warm transfer: the consulted agent leaves, the caller is back",
+        request=None,
+        responses={200: CallStateSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="transfer/cancel")
+    def transfer_cancel(self, request: Request, pk: str | None = None) -> Response:
+        call = self._call_for_action()
+        try:
+            warm_transfer.call_transfer_warm_cancel(call=call, actor=self.principal)
         except incall.CallConflict as exc:
             raise _conflict(exc) from exc
         return self._answer(call)

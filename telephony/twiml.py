@@ -261,3 +261,33 @@ def say(speech: Speech, *texts: str) -> str:
     for text in texts:
         _say(response, speech, text)
     return str(response)
+
+
+CONFERENCE_STATUS_EVENTS = "start end join leave mute hold modify"
+
+
+def conference_join(
+    *,
+    name: str,
+    label: str,
+    status_url: str,
+    end_on_exit: bool,
+    action_url: str = "",
+    wait_url: str = "",
+) -> str:
+    """Join the call's conference (the bridge of docs/decisions/003-conference-monitoring.md);
+    its events go to `status_url`, labelled so a callback says whose leg it is."""
+    response = VoiceResponse()
+    dial = response.dial(action=action_url, method="POST") if action_url else response.dial()
+    dial.conference(
+        name,
+        participant_label=label,
+        start_conference_on_enter=True,
+        end_conference_on_exit=end_on_exit,
+        beep=False,
+        status_callback=status_url,
+        status_callback_event=CONFERENCE_STATUS_EVENTS,
+        status_callback_method="POST",
+        **({"wait_url": wait_url} if wait_url else {}),
+    )
+    return str(response)

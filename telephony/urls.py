@@ -69,6 +69,26 @@ urlpatterns = [
         name="voice-conference",
     ),
     path(
+        "calls/<int:call_id>/conference/agent/<int:offer_id>/",
+        conference_webhooks.agent,
+        name="voice-conference-agent",
+    ),
+    path(
+        "calls/<int:call_id>/conference/agent/<int:offer_id>/leg/",
+        conference_webhooks.agent_leg,
+        name="voice-conference-agent-leg",
+    ),
+    path(
+        "calls/<int:call_id>/conference/caller/",
+        conference_webhooks.caller,
+        name="voice-conference-caller",
+    ),
+    path(
+        "calls/<int:call_id>/conference/done/",
+        conference_webhooks.done,
+        name="voice-conference-done",
+    ),
+    path(
         "calls/<int:call_id>/transfer/queue/<int:queue_id>/",
         incall_webhooks.transfer_queue,
         name="voice-transfer-queue",

@@ -14,7 +14,9 @@ from channels_inbox.models import Channel, InboxKind, Message
 from channels_inbox.services.receive import Received, message_receive, message_receive_new
 from crm.identities import looks_like_phone, normalize_phone
 
-MESSAGE_ID_HEADER = re.compile(rb"(?im)^message-id:[ \t]*(<[^<>\s]+>)")
+# Long ids are folded onto the next line ("Message-ID:\r\n <…>"): Python's own generator
+# does that for anything past 78 characters, so the folding whitespace is allowed.
+MESSAGE_ID_HEADER = re.compile(rb"(?im)^message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]+>)")
 HEADER_END = re.compile(rb"\r?\n\r?\n")
 # "Fax from +45 70 10 01 00", "Fax von 004570100100 (3 pages)": the sending fax number.
 FAX_NUMBER = re.compile(r"(\+|00)?\d[\d \-/().]{5,20}\d")
@@ -55,11 +57,11 @@ def _holder(channel: Channel, message_id: str) -> Message | None:
     """The channel's message stored under `message_id` as external id (raw loaded)."""
     if not message_id:
         return None
-    return (
-        Message.objects.select_related("conversation")
-        .filter(channel=channel, external_id=message_id)
-        .first()
-    )
+    # (channel, external_id) is unique: no ORDER BY needed, unlike .first().
+    found = Message.objects.select_related("conversation").filter(
+        channel=channel, external_id=message_id
+    )[:1]
+    return next(iter(found), None)
 
 
 def _raw_message_id(raw: bytes) -> str:

@@ -109,22 +109,29 @@ def _other(address: str) -> tuple[str, str] | None:
 def _lookup(tenant_id: int, identity: tuple[str, str]) -> Contact | None:
     kind, value = identity
     # A WhatsApp number is also a phone number: the customer we know by phone is the same one.
+    # The exact kind wins. One equality lookup per kind: the unique (tenant, kind, value) index
+    # answers each in one probe, where `kind IN (…)` made PostgreSQL scan every identity of the
+    # tenant and filter on the kind (0.5 ms at 7,000 identities, growing with the tenant).
     kinds = [kind]
     if kind == IdentityKind.WHATSAPP:
         kinds.append(IdentityKind.PHONE)
     elif kind == IdentityKind.PHONE:
         kinds.append(IdentityKind.WHATSAPP)
-    found = list(
-        ContactIdentity.objects.select_related("contact__merged_into").filter(
-            tenant_id=tenant_id, kind__in=kinds, value=value
-        )[:2]
-    )
-    if not found:
-        return None
-    found.sort(key=lambda i: i.kind != kind)
-    contact = found[0].contact
-    # A merged-away contact's identities normally move with the merge; follow it anyway.
-    return contact.merged_into or contact
+    for candidate in kinds:
+        found = next(
+            iter(
+                ContactIdentity.objects.select_related("contact").filter(
+                    tenant_id=tenant_id, kind=candidate, value=value
+                )[:1]
+            ),
+            None,
+        )
+        if found is not None:
+            contact = found.contact
+            # A merged-away contact's identities normally move with the merge; follow it anyway
+            # (read only then: the join cost every message for a rare case).
+            return contact.merged_into if contact.merged_into_id else contact
+    return None
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -264,11 +271,11 @@ def _publish_status(conversation: Conversation, previous: str) -> None:
 
 
 def _existing(channel: Channel, external_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("conversation")
-        .filter(channel=channel, external_id=external_id)
-        .first()
-    )
+    # (channel, external_id) is unique: no ORDER BY needed, unlike .first().
+    found = Message.objects.select_related("conversation").filter(
+        channel=channel, external_id=external_id
+    )[:1]
+    return next(iter(found), None)
 
 
 def _clip(name: str, value: str) -> str:

@@ -21,11 +21,21 @@ from django.views.decorators.http import require_GET, require_POST
 from contactcenter.workspace import selectors
 from crm.models import AgentProfile, ChannelKind, Queue
 from crm.tenancy import principal_for_user
-from telephony.models import Call, DispositionCode
+from telephony.models import Call, CallEvent, DispositionCode
 from telephony.selectors import softphone_state_for
-from telephony.services import incall
+from telephony.services import incall, warm_transfer
+from telephony.services.conference import conference_bridge_enabled
 
-ACTIONS = ("hold", "resume", "mute", "unmute", "transfer", "wrapup")
+ACTIONS = (
+    "hold",
+    "resume",
+    "mute",
+    "unmute",
+    "transfer",
+    "transfer-complete",
+    "transfer-cancel",
+    "wrapup",
+)
 
 
 def _agent(request: HttpRequest) -> AgentProfile:
@@ -54,6 +64,15 @@ def _context(agent: AgentProfile, *, error: str = "") -> dict:
             for queue in Queue.objects.filter(tenant_id=agent.tenant_id).order_by("name")
             if not queue.channel_kinds or ChannelKind.VOICE in queue.channel_kinds
         ]
+        # Warm transfer needs the conference bridge (telephony.services.warm_transfer).
+        context["warm_transfer"] = conference_bridge_enabled()
+        context["consulting"] = (
+            state.call is not None
+            and context["warm_transfer"]
+            and CallEvent.objects.filter(
+                call_id=state.call.pk, kind="consult", payload__state="open"
+            ).exists()
+        )
     if state.state == "wrapup":
         # After-call work ends by itself after this long (telephony.services.incall).
         context["wrapup_seconds"] = settings.TELEPHONY_WRAPUP_SECONDS
@@ -101,7 +120,10 @@ def _transfer(request: HttpRequest, call: Call, agent: AgentProfile) -> None:
         ).first()
         if to_agent is None:
             raise ValidationError({"to_agent": [_("Choose an agent.")]})
-        incall.call_transfer(call=call, to_agent=to_agent, actor=principal)
+        if request.POST.get("warm"):
+            warm_transfer.call_transfer_warm_start(call=call, to_agent=to_agent, actor=principal)
+        else:
+            incall.call_transfer(call=call, to_agent=to_agent, actor=principal)
     elif target == "queue":
         to_queue = Queue.objects.filter(
             pk=_int_or_none(request.POST.get("to_queue")), tenant_id=agent.tenant_id
@@ -140,6 +162,10 @@ def softphone_action(request: HttpRequest, call_id: int, action: str) -> HttpRes
             incall.call_mute(call=call, muted=action == "mute", actor=principal)
         elif action == "transfer":
             _transfer(request, call, agent)
+        elif action == "transfer-complete":
+            warm_transfer.call_transfer_warm_complete(call=call, actor=principal)
+        elif action == "transfer-cancel":
+            warm_transfer.call_transfer_warm_cancel(call=call, actor=principal)
         else:
             incall.call_wrapup(
                 call=call,

@@ -302,8 +302,10 @@ def work_item_enqueue(
         tenant_id=tenant_id,
         payload={**_item_payload(item), "priority": priority},
     )
-    # work_route updates `item` in place when it makes an offer.
-    work_route(item=item)
+    # The row was inserted just now in this transaction: nobody else can see it, let alone
+    # lock it, and it is WAITING. So `work_route`'s savepoint and re-read under lock are
+    # skipped; `_offer_best` updates `item` in place when it makes an offer.
+    _offer_best(locked=item, item=item)
     return item
 
 
@@ -321,6 +323,12 @@ def work_route(*, item: WorkItem) -> Offer | None:
     )
     if locked is None:
         return None
+    return _offer_best(locked=locked, item=item)
+
+
+def _offer_best(*, locked: WorkItem, item: WorkItem) -> Offer | None:
+    """`work_route` once the WAITING item is held (`locked`, its row locked; `item`, the
+    caller's instance, is updated in place when an offer is made)."""
     candidates = _candidate_agents(locked, timezone.now())
     tried: list[int] = []
     for _ in range(_MAX_CANDIDATES):

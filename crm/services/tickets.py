@@ -30,8 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.audit import audit_record
@@ -106,14 +105,27 @@ def _check_links(
 
 def _next_number(tenant: Tenant) -> int:
     # The tenant row is the lock: concurrent creators for one tenant queue up here until the
-    # first commits, so numbers never collide (SQLite serialises writers anyway). Under the
-    # lock the counter can simply be set. The highest existing number (one step down the
-    # unique (tenant, number) index) is also consulted, so tickets written without this
-    # service (an import, the admin, test factories) cannot make the next create fail.
-    locked = Tenant.objects.select_for_update().only("pk", "last_ticket_number").get(pk=tenant.pk)
-    highest = Ticket.objects.filter(tenant_id=tenant.pk).aggregate(n=Max("number"))["n"] or 0
-    number = max(locked.last_ticket_number, highest) + 1
-    Tenant.objects.filter(pk=locked.pk).update(last_ticket_number=number)
+    # first commits, so numbers never collide (SQLite serialises writers anyway). The highest
+    # existing number (one step down the unique (tenant, number) index) is also consulted, so
+    # tickets written without this service (an import, the admin, test factories) cannot make
+    # the next create fail. One UPDATE … RETURNING takes the lock, counts on and reads the
+    # number (it was three statements: lock, MAX, update). A creator that waited for the lock
+    # re-reads the counter the winner wrote, so it still counts on from the winner's number.
+    tenant_table = connection.ops.quote_name(Tenant._meta.db_table)
+    ticket_table = connection.ops.quote_name(Ticket._meta.db_table)
+    counter = connection.ops.quote_name(Tenant._meta.get_field("last_ticket_number").column)
+    number_column = connection.ops.quote_name(Ticket._meta.get_field("number").column)
+    tenant_column = connection.ops.quote_name(Ticket._meta.get_field("tenant").column)
+    tenant_pk = connection.ops.quote_name(Tenant._meta.pk.column)
+    greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {tenant_table} SET {counter} = {greatest}({counter}, COALESCE("  # noqa: S608
+            f"(SELECT MAX({number_column}) FROM {ticket_table} WHERE {tenant_column} = %s), 0)) "
+            f"+ 1 WHERE {tenant_pk} = %s RETURNING {counter}",
+            [tenant.pk, tenant.pk],
+        )
+        number = cursor.fetchone()[0]
     tenant.last_ticket_number = number
     return number
 

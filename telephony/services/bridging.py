@@ -40,6 +40,8 @@ from telephony.services.common import (
     logger,
     speech_for,
 )
+from telephony.services.conference import conference_bridge_enabled
+from telephony.services.conference_bridge import conference_ring_agent
 from telephony.services.incall import call_agent_leg_ended
 from telephony.services.recording_policy import recording_policy_for, recording_status_url
 from telephony.services.timings import agent_leg_completed, talk_seconds_refresh, timings_update
@@ -171,9 +173,15 @@ def call_ring_agent(*, call_id: int, offer_id: int) -> bool:
         call.save(update_fields=["ringing_offer_id", "offered_at", "agent"])
     # Outside the transaction: a slow provider must not hold the call's row lock.
     try:
-        get_voice_provider().update_call(
-            call_sid=call.sid, url=hook_url("voice-ring", call.pk, offer.pk)
-        )
+        if conference_bridge_enabled():
+            # The agent's leg is placed first; the caller moves only once it is answered.
+            conference_ring_agent(
+                call=call, offer=offer, timeout=ring_timeout(offer, timezone.now())
+            )
+        else:
+            get_voice_provider().update_call(
+                call_sid=call.sid, url=hook_url("voice-ring", call.pk, offer.pk)
+            )
     except Exception:
         # Not rung after all: let a retry of the task ring.
         Call.objects.filter(pk=call.pk, ringing_offer_id=offer.pk).update(ringing_offer_id=None)

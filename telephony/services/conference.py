@@ -161,6 +161,41 @@ def _participant_event(
         row.coaching = flags.get("coaching", row.coaching)
     row.monitor_mode = _mode_of(row)
     row.save()
+    if event == "participant-leave":
+        _agent_left(call=call, row=row)
+
+
+def _agent_left(*, call: Call, row: ConferenceParticipant) -> None:
+    """The call's current agent left the conference (hung up, or a consulted agent who took
+    the call over): their after-call work starts and the caller, who would otherwise be alone
+    in the room, is moved on to the after-call TwiML (a survey, or hang-up). Once per leg."""
+    from telephony.services.incall import _redirect_later, call_agent_leg_ended
+
+    if row.role not in (ParticipantRole.AGENT, ParticipantRole.CONSULT) or row.agent is None:
+        return
+    locked = Call.objects.select_for_update(of=("self",)).get(pk=call.pk)
+    if locked.agent_id != row.agent_id or locked.is_over:
+        return  # handed over already (warm transfer), or nothing left to move
+    if not event_record(
+        key=f"conference-release:{row.call_sid}",
+        kind="conference_release",
+        call=locked,
+        call_sid=row.call_sid,
+        payload={"agent_id": row.agent_id},
+    ):
+        return
+    if row.role == ParticipantRole.CONSULT:
+        call_agent_leg_ended(call=locked, agent=row.agent)
+        item = locked.work_item
+        if item is not None and item.status == item.Status.ASSIGNED:
+            from crm.services.routing import work_item_finish
+
+            work_item_finish(item=item)
+    caller = ConferenceParticipant.objects.filter(
+        call=locked, role=ParticipantRole.CALLER, left_at__isnull=True
+    ).exists()
+    if caller:
+        _redirect_later(locked, url=hook_url("voice-conference-done", locked.pk))
 
 
 # --- reads -------------------------------------------------------------------------------------

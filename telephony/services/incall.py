@@ -168,6 +168,7 @@ def call_hold(*, call: Call, actor: Principal | None = None) -> Call:
     agent = _require_connected(locked)
     if call_is_held(locked):
         raise CallConflict("The call is already on hold.", code="already_held")
+    _refuse_while_consulting(locked)
     now = timezone.now()
     locked.hold_started_at = now
     locked.save(update_fields=["hold_started_at"])
@@ -182,7 +183,8 @@ def call_hold(*, call: Call, actor: Principal | None = None) -> Call:
             "hold_started_at": now.isoformat(),
         },
     )
-    _redirect_later(locked, url=hook_url("voice-hold", locked.pk))
+    if not _conference_update(locked, caller={"hold": True}):
+        _redirect_later(locked, url=hook_url("voice-hold", locked.pk))
     return locked
 
 
@@ -194,6 +196,7 @@ def call_resume(*, call: Call, actor: Principal | None = None) -> Call:
     agent = _require_connected(locked)
     if not call_is_held(locked):
         raise CallConflict("The call is not on hold.", code="not_held")
+    _refuse_while_consulting(locked)
     seconds = _close_hold(locked, timezone.now())
     locked.save(update_fields=["hold_started_at", "hold_seconds"])
     _record(locked, "resume", {"agent_id": agent.pk, "hold_seconds": seconds, "by": _who(actor)})
@@ -208,8 +211,53 @@ def call_resume(*, call: Call, actor: Principal | None = None) -> Call:
             "total_hold_seconds": locked.hold_seconds,
         },
     )
-    _redirect_later(locked, url=hook_url("voice-connect", locked.pk, agent.pk))
+    if not _conference_update(locked, caller={"hold": False}):
+        _redirect_later(locked, url=hook_url("voice-connect", locked.pk, agent.pk))
     return locked
+
+
+def _refuse_while_consulting(call: Call) -> None:
+    """During a warm transfer's consultation the caller's hold belongs to it (resuming would
+    let the caller hear the agents): hold / resume wait until it is completed or cancelled."""
+    from telephony.services.conference import conference_bridge_enabled
+
+    if (
+        conference_bridge_enabled()
+        and CallEvent.objects.filter(call=call, kind="consult", payload__state="open").exists()
+    ):
+        raise CallConflict(
+            "A consultation is in progress; complete or cancel the transfer first.",
+            code="consulting",
+        )
+
+
+def _conference_update(
+    call: Call, *, caller: dict | None = None, agent: dict | None = None
+) -> bool:
+    """With the conference bridge, hold / resume / mute are participant updates that keep the
+    agent's leg up (docs/decisions/003-conference-monitoring.md, step 4). False when the call
+    is not bridged through a conference (the caller's leg is redirected as before)."""
+    from telephony.models import ConferenceParticipant, ParticipantRole
+    from telephony.services.conference import conference_agent_leg, conference_bridge_enabled
+    from telephony.services.monitoring import _request
+
+    agent_leg = conference_agent_leg(call) if conference_bridge_enabled() else None
+    if agent_leg is None:
+        return False
+    if caller is not None:
+        caller_leg = ConferenceParticipant.objects.filter(
+            call=call, role=ParticipantRole.CALLER, left_at__isnull=True
+        ).first()
+        if caller_leg is None:
+            return False
+        if caller.get("hold") and settings.TELEPHONY_HOLD_MUSIC_URL:
+            caller = {**caller, "hold_url": settings.TELEPHONY_HOLD_MUSIC_URL}
+        target = {"conference_sid": caller_leg.conference_sid, "call_sid": caller_leg.call_sid}
+        _request(call, "participant_update", {**target, **caller}, None)
+    if agent is not None:
+        target = {"conference_sid": agent_leg.conference_sid, "call_sid": agent_leg.call_sid}
+        _request(call, "participant_update", {**target, **agent}, None)
+    return True
 
 
 @transaction.atomic
@@ -219,6 +267,8 @@ def call_mute(*, call: Call, muted: bool = True, actor: Principal | None = None)
     locked = _lock(call)
     agent = _require_connected(locked)
     _record(locked, "mute" if muted else "unmute", {"agent_id": agent.pk, "by": _who(actor)})
+    # Bridged through a conference, the server mutes the agent's participant too (and sees it).
+    _conference_update(locked, agent={"muted": muted})
     return locked
 
 

@@ -384,6 +384,9 @@ class SimulatedCall:
             self._step("unsupported", verb="Dial", reason="nothing to dial")
             return
         noun = nouns[0]
+        if noun.tag == "Conference" and self.script.conference_rooms:
+            self._dial_conference(verb, noun)
+            return
         target = _noun_target(noun)
         timeout = _int(verb.get("timeout"), 30)
         outcome: DialOutcome = self.script.next_dial_outcome()
@@ -452,6 +455,44 @@ class SimulatedCall:
                 verb.get("action"),
                 verb.get("method", "POST"),
                 _dial_params(child.sid, dial_status, talk),
+            )
+
+    def _dial_conference(self, verb: ET.Element, noun: ET.Element) -> None:
+        """Join the simulated conference room and stay until removed (participant delete, the
+        room ending); a hang-up or a REST redirect takes the leg out of the room first."""
+        from telephony.simulator.conference import ConferenceSimulator, room_state
+
+        name = (noun.text or "").strip()
+        rooms = ConferenceSimulator(transport=self.transport, auth_token=self.auth_token)
+        self._step("conference", name=name)
+        rooms.join(
+            name=name,
+            call_sid=self.call_sid,
+            status_callback=noun.get("statusCallback") or "",
+            label=noun.get("participantLabel") or "",
+            muted=noun.get("muted") == "true",
+            end_on_exit=noun.get("endConferenceOnExit") == "true",
+        )
+        joined_at = self.clock.now()
+        try:
+            while True:
+                room = room_state(name) or {}
+                if room.get("ended") or self.call_sid not in room.get("participants", {}):
+                    break
+                self._wait(self.poll_seconds)
+        except (_CallEnded, _RestRedirect) as interrupted:
+            rooms.leave(name=name, call_sid=self.call_sid)
+            talk = int(self.clock.now() - joined_at)
+            if isinstance(interrupted, _CallEnded) and interrupted.by == "caller":
+                self._post_dial_action(verb, _dial_params(self.call_sid, "completed", talk))
+            raise
+        talk = int(self.clock.now() - joined_at)
+        self._step("conference-left", name=name, talk=talk)
+        if verb.get("action"):
+            raise _Goto(
+                verb.get("action"),
+                verb.get("method", "POST"),
+                _dial_params(self.call_sid, "completed", talk),
             )
 
     def _ring_scripted(self, outcome: DialOutcome, timeout: int, child: _ChildLeg) -> str:

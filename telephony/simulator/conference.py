@@ -94,7 +94,7 @@ class ConferenceSimulator:
             leg = room["participants"][call_sid]
             params.update(
                 CallSid=call_sid,
-                Label=leg["label"],
+                ParticipantLabel=leg["label"],
                 Muted=str(leg["muted"]).lower(),
                 Hold=str(leg["hold"]).lower(),
                 Coaching=str(leg["coaching"]).lower(),

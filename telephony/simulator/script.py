@@ -36,6 +36,9 @@ class CallScript:
     * `answer` — for calls *to* the script's party (outbound `create_call`): answered, busy, ...
     * `on_wait` — called with the `SimulatedCall` each time it waits (queue rounds, pauses,
       ringing), e.g. to run a Celery task in the test process, as a worker would meanwhile.
+    * `conference_rooms` — a `<Dial><Conference>` joins the simulated room
+      (`telephony.simulator.conference`) and stays until it is removed, the room ends, the
+      caller hangs up or the app redirects; off, the noun is dialled like any other party.
     """
 
     presses: list[str] = field(default_factory=list)
@@ -53,6 +56,7 @@ class CallScript:
     answer: DialStatus = "answered"
     answered_by: str = "human"
     on_wait: Callable[[SimulatedCall], None] | None = None
+    conference_rooms: bool = False
 
     def next_input(self, *, dtmf: bool, speech: bool) -> tuple[str, str] | None:
         """("digits", "12") / ("speech", "billing") for the next Gather, or None (silence)."""

@@ -12,6 +12,7 @@ from crm import models as m
 from telephony.models import (
     Call,
     CallEvent,
+    ConferenceParticipant,
     DispositionCode,
     IvrAction,
     IvrMenu,
@@ -56,6 +57,9 @@ def _call(tenant: m.Tenant) -> Call:
     )
     CallEvent.objects.create(
         tenant=tenant, call=call, call_sid=call.sid, kind="status", key=f"status:{call.sid}:0"
+    )
+    ConferenceParticipant.objects.create(
+        tenant=tenant, call=call, conference_sid="CF" + "1" * 32, call_sid=call.sid, role="caller"
     )
     return call
 
@@ -182,3 +186,11 @@ def test_a_phone_number_is_stored_in_e164(client, tenant, staff_manager):
 
     assert response.status_code == 302
     assert PhoneNumber.objects.get().number == "+4570100100"
+
+
+def test_a_call_shows_who_was_in_its_conference(client, tenant, staff_manager):
+    call = _call(tenant)
+    client.force_login(staff_manager)
+    response = client.get(reverse("admin:telephony_call_change", args=[call.pk]))
+    assert response.status_code == 200
+    assert "Conference participants" in response.content.decode()

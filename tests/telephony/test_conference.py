@@ -17,15 +17,16 @@ from telephony.services.monitoring import MonitorError, call_monitor, call_monit
 from telephony.simulator import DjangoClientTransport, TransportResponse, rest_log
 from telephony.simulator.conference import ConferenceSimulator, drive_conference_requests
 from telephony.simulator.params import new_sid
-from tests.telephony import conference_support, incall_support
+from tests.telephony import conference_support, incall_support, test_providers
 from tests.telephony.conference_support import bridged_call, send_conference_requests
 from tests.telephony.conftest import sign
 from tests.telephony.incall_support import answered_call, supervisor
-from tests.telephony.test_providers import ACCOUNT, RecordingHttpClient, twilio_settings  # noqa: F401
+from tests.telephony.test_providers import ACCOUNT, RecordingHttpClient
 
 pytestmark = pytest.mark.django_db
 clean_log = incall_support.clean_log
 bridge_on = conference_support.bridge_on
+twilio_settings = test_providers.twilio_settings
 scheduled = conference_support.scheduled
 
 
@@ -431,3 +432,17 @@ def test_a_second_start_while_the_supervisor_leg_rings_is_refused(
     send_conference_requests(bridged.call)
     drive_conference_requests(transport=DjangoClientTransport(client))
     assert call_monitor(call=bridged.call, supervisor_user_id=boss.pk, mode="barge") == "switched"
+
+
+def test_a_supervisor_label_naming_another_tenants_user_links_no_user(
+    twilio_post, phone_number, tenant, other_tenant, clean_log, client
+):
+    bridged = bridged_call(twilio_post, tenant, client)
+    stranger = supervisor(other_tenant)
+    leg = new_sid("CA")
+    bridged.sim.join(
+        name=conference_name(bridged.call), call_sid=leg, label=f"supervisor-{stranger.pk}"
+    )
+    row = ConferenceParticipant.objects.get(call_sid=leg)
+    assert row.role == ParticipantRole.SUPERVISOR
+    assert row.user is None

@@ -1,5 +1,6 @@
-"""Supervisor listen-in / whisper / barge buttons on the wallboard (/supervisor/calls/<id>/monitor/…),
-through the real views, the simulated provider and the conference webhook."""
+"""Supervisor listen-in / whisper / barge buttons on the wallboard
+(/supervisor/calls/<id>/monitor/), through the real views, the simulated provider and the
+conference webhook."""
 
 from __future__ import annotations
 
@@ -145,10 +146,15 @@ def test_who_may_press_the_buttons(
 
 
 def test_the_wallboard_shows_the_buttons_in_the_row_of_an_agent_on_a_call(
-    twilio_post, phone_number, tenant, clean_log, supervisor_user
+    twilio_post, phone_number, tenant, clean_log, supervisor_user, settings
 ):
     answered = answered_call(twilio_post, tenant)
-    response = _login(supervisor_user).get(reverse("supervisor-panel", args=["agents"]))
+    panel = reverse("supervisor-panel", args=["agents"])
+    # with the bridge off (the default) there is nothing to monitor with: no buttons
+    html = _login(supervisor_user).get(panel).content.decode()
+    assert f'id="sv-monitor-{answered.call.pk}"' not in html
+    settings.TELEPHONY_CONFERENCE_BRIDGE = True
+    response = _login(supervisor_user).get(panel)
     assert response.status_code == 200
     html = response.content.decode()
     assert f'id="sv-monitor-{answered.call.pk}"' in html
