@@ -65,6 +65,36 @@
       /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName);
   }
 
+  // A form the user has started filling in (a disposition picked, a note typed) is a write in
+  // progress: replacing the fragment would silently throw the input away. Such a fragment is
+  // refreshed later, like a focused one; posting the form swaps in the fresh fragment anyway.
+  function holdsInput(el) {
+    var fields = el.querySelectorAll("form[hx-post] input, form[hx-post] textarea, form[hx-post] select");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field.type === "hidden" || field.type === "submit" || field.type === "button") continue;
+      if (field.tagName === "SELECT" && !field.multiple) {
+        // Without a `selected` option in the markup, the first one is the default.
+        var initial = 0;
+        for (var j = 0; j < field.options.length; j++) {
+          if (field.options[j].defaultSelected) { initial = j; break; }
+        }
+        if (field.options.length && field.selectedIndex !== initial) return true;
+      } else if (field.tagName === "SELECT") {
+        for (var k = 0; k < field.options.length; k++) {
+          if (field.options[k].selected !== field.options[k].defaultSelected) return true;
+        }
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) return true;
+      } else if (field.type !== "file" && field.value !== field.defaultValue) {
+        return true;
+      } else if (field.type === "file" && field.files && field.files.length) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   function refresh(el) {
     if (!el || !el.id || pending.has(el.id)) return;
     var id = el.id;
@@ -82,7 +112,8 @@
   function fetchFragment(id) {
     var current = document.getElementById(id);
     if (!current || !window.htmx) return;
-    if (holdsFocus(current)) { stale.add(id); return; } // refreshed on focusout
+    // refreshed on focusout, or replaced by the form's own answer
+    if (holdsFocus(current) || holdsInput(current)) { stale.add(id); return; }
     if (inflight.has(id)) { again.add(id); return; }
     stale.delete(id);
     inflight.add(id);
