@@ -74,6 +74,7 @@ bench-surveys: $(STAMP)
 .PHONY: messages
 messages: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py makemessages -l da -l pl --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=tests
+	DEBUG=$${DEBUG:-true} $(PY) manage.py makemessages -d djangojs -l da -l pl --ignore=.venv --ignore=node_modules --ignore=staticfiles --ignore=tests --ignore=static/vendor
 	DEBUG=$${DEBUG:-true} $(PY) manage.py compilemessages -l da -l pl --ignore=.venv --ignore=node_modules
 
 # Re-pin every dependency after changing pyproject.toml.

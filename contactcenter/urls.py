@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from crm import views as crm_views
@@ -7,6 +8,8 @@ from crm import views as crm_views
 urlpatterns = [
     path("", crm_views.home, name="home"),
     path("healthz", crm_views.healthz, name="healthz"),
+    # The UI's JavaScript strings (static/js/shortcuts.js) in the user's language.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("crm.urls")),
     path("admin/", admin.site.urls),
     path("hooks/twilio/voice/", include("telephony.urls")),

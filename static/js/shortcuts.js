@@ -26,29 +26,29 @@
  */
 (function () {
   "use strict";
-  var t = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (text) { return text; };
 
   // Built-in actions: keys, the label shown in the help, and where to find the element.
   var ACTIONS = [
-    { name: "accept-offer", keys: "a", label: t("Accept the offer"),
+    { name: "accept-offer", keys: "a", label: gettext("Accept the offer"),
       find: '[data-shortcut-action="accept-offer"], [data-testid="offers"] [hx-post*="/accept/"], [data-testid="offer-accept"]' },
-    { name: "decline-offer", keys: "d", label: t("Decline the offer"),
+    { name: "decline-offer", keys: "d", label: gettext("Decline the offer"),
       find: '[data-shortcut-action="decline-offer"], [data-testid="offers"] [hx-post*="/decline/"], [data-testid="offer-decline"]' },
-    { name: "answer", keys: "shift+a", label: t("Answer the ringing call"),
+    { name: "answer", keys: "shift+a", label: gettext("Answer the ringing call"),
       find: '[data-shortcut-action="answer"], [data-softphone="accept"], #softphone [data-action="accept"], [data-testid="softphone-answer"]' },
-    { name: "hang-up", keys: "shift+h", label: t("Hang up"),
+    { name: "hang-up", keys: "shift+h", label: gettext("Hang up"),
       find: '[data-shortcut-action="hang-up"], [data-softphone="hangup"], #softphone [data-action="hangup"], [data-testid="softphone-hangup"]' },
-    { name: "available", keys: "shift+v", label: t("Go available"),
+    { name: "available", keys: "shift+v", label: gettext("Go available"),
       find: '[data-shortcut-action="available"], button[name="presence"][value="available"]' },
-    { name: "break", keys: "shift+b", label: t("Take a break"),
+    { name: "break", keys: "shift+b", label: gettext("Take a break"),
       find: '[data-shortcut-action="break"], button[name="presence"][value="break"]' },
-    { name: "search", keys: "/", label: t("Search"),
+    { name: "search", keys: "/", label: gettext("Search"),
       find: '[data-shortcut-action="search"], input[type="search"], [data-testid="search"]' },
-    { name: "reply", keys: "r", label: t("Reply (focus the composer)"),
+    { name: "reply", keys: "r", label: gettext("Reply (focus the composer)"),
       find: '[data-shortcut-action="reply"], [data-testid="composer-text"], [data-testid="reply-body"]' },
-    { name: "resolve", keys: "e", label: t("Resolve the conversation"),
+    { name: "resolve", keys: "e", label: gettext("Resolve the conversation"),
       find: '[data-shortcut-action="resolve"], [data-action="resolve"], [data-testid="resolve"]' },
-    { name: "next-item", keys: "n", label: t("Open the next work item"),
+    { name: "next-item", keys: "n", label: gettext("Open the next work item"),
       find: '[data-shortcut-action="next-item"], [data-testid="next-item"]' },
   ];
   var ITEM_SELECTOR = "[data-shortcut-item], .items > .item";
@@ -158,9 +158,9 @@
       seen[action.keys] = true;
       rows.push([action.keys, action.label]);
     });
-    rows.push(["j k", t("Select the next / previous item")], ["o enter", t("Open the selected item")],
-      ["ctrl+enter", t("Send the form you are typing in")], ["escape", t("Leave a field, close this help")],
-      ["?", t("Show this help")]);
+    rows.push(["j k", gettext("Select the next / previous item")], ["o enter", gettext("Open the selected item")],
+      ["ctrl+enter", gettext("Send the form you are typing in")], ["escape", gettext("Leave a field, close this help")],
+      ["?", gettext("Show this help")]);
     return rows;
   }
 
@@ -170,13 +170,13 @@
     overlay.className = "shortcut-help";
     overlay.setAttribute("role", "dialog");
     overlay.setAttribute("aria-modal", "true");
-    overlay.setAttribute("aria-label", t("Keyboard shortcuts"));
+    overlay.setAttribute("aria-label", gettext("Keyboard shortcuts"));
     overlay.dataset.testid = "shortcut-help";
     overlay.style.cssText = "position:fixed;inset:0;background:rgba(17,24,39,.45);display:flex;align-items:center;justify-content:center;z-index:1000";
     var box = document.createElement("div");
     box.style.cssText = "background:#fff;border-radius:10px;padding:1.2rem 1.5rem;min-width:340px;max-height:80vh;overflow:auto;box-shadow:0 10px 30px rgba(0,0,0,.25);font-size:.9rem";
     var title = document.createElement("h2");
-    title.textContent = t("Keyboard shortcuts");
+    title.textContent = gettext("Keyboard shortcuts");
     title.style.cssText = "margin:0 0 .8rem;font-size:1.05rem";
     box.appendChild(title);
     var table = document.createElement("table");

@@ -248,3 +248,20 @@ def test_msgfmt_accepts_the_po(language):
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "expected"), [("da", "Tastaturgenveje"), ("pl", "Skróty klawiaturowe")]
+)
+def test_the_keyboard_shortcut_help_comes_in_the_users_language(client, tenant, language, expected):
+    # given an agent whose profile names a shipped language
+    agent = _agent_client(client, tenant, language=language)
+
+    # when their workspace loads the JavaScript catalogue it links to
+    page = agent.get(reverse("agent-workspace")).content.decode()
+    catalogue = agent.get(reverse("javascript-catalog"))
+
+    # then the shortcut help's title is translated there
+    assert reverse("javascript-catalog") in page
+    assert expected in catalogue.content.decode("unicode_escape")
